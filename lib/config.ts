@@ -1,0 +1,121 @@
+import { z } from "zod";
+
+/**
+ * Defaults for the local stack (`npm start`, tests, `serverless invoke local`).
+ * They apply only when STAGE is `local` (the default); a deployed stage gets every
+ * value from `serverless.yml` and fails at cold start when one is missing.
+ */
+export const LOCAL_DEFAULTS = {
+  TABLE_NAME: "extension-backend-local",
+  DYNAMODB_ENDPOINT: "http://127.0.0.1:8000",
+  AWS_REGION: "us-east-1",
+  JWT_LOCAL_SECRET: "local-development-secret-change-me-0123456789",
+  JWT_ISSUER: "extension-backend-local",
+  JWT_AUDIENCE: "extension",
+  CORS_ALLOWED_ORIGINS: "chrome-extension://*,moz-extension://*",
+} as const;
+
+const csv = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean),
+);
+
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((s) => (s ? s : undefined))
+  .pipe(z.url().optional());
+
+const ConfigSchema = z
+  .object({
+    STAGE: z.string().min(1).default("local"),
+    TABLE_NAME: z.string().min(3),
+    AWS_REGION: z.string().min(1).default("us-east-1"),
+    /** Set only for dynalite / DynamoDB Local; unset on AWS. */
+    DYNAMODB_ENDPOINT: optionalUrl,
+    /** Connect and request timeouts of the DynamoDB client: a down database fails fast. */
+    DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+    DB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(50).max(20_000).default(1_500),
+    DB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
+
+    JWT_JWKS_URL: optionalUrl,
+    JWT_LOCAL_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    JWT_ISSUER: z.string().min(1),
+    JWT_AUDIENCE: z.string().min(1),
+    JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
+    /** Value of the `roles` claim (or `role`) that opens the admin routes. */
+    ADMIN_ROLE: z.string().min(1).default("admin"),
+
+    /** Comma list of allowed origins; `scheme://*` allows any extension id of that scheme. */
+    CORS_ALLOWED_ORIGINS: csv.default([]),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(6_000_000).default(1_048_576),
+
+    DEMON_ENGINE_HEALTH_URL: optionalUrl,
+    BRAIN_ENGINE_HEALTH_URL: optionalUrl,
+    HEALTH_PROBE_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1_000),
+    HEALTH_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.JWT_JWKS_URL && !c.JWT_LOCAL_SECRET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_JWKS_URL"],
+        message: "is required (or JWT_LOCAL_SECRET for local development)",
+      });
+    }
+    if (c.STAGE !== "local" && !c.JWT_JWKS_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_JWKS_URL"],
+        message: `is required on stage "${c.STAGE}": local secrets are for the local stage only`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Thrown at cold start; its message names every variable that is wrong. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Parses an environment into a Config. On the local stage, LOCAL_DEFAULTS fill what is unset.
+ * Empty strings count as unset, so `FOO=` in a shell or `${env:FOO, ''}` in serverless.yml
+ * behaves like an absent variable.
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const stage = given.STAGE ?? "local";
+  const onRealLambda = given.AWS_LAMBDA_FUNCTION_NAME && !given.IS_OFFLINE && !given.IS_LOCAL;
+  if (stage === "local" && onRealLambda) {
+    throw new ConfigError('Configuration error: STAGE is "local" on AWS; deploy with --stage <name>.');
+  }
+  const source = stage === "local" ? { ...LOCAL_DEFAULTS, ...given } : given;
+  const parsed = ConfigSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join(".") || "environment";
+      if (issue.code === "custom") return `${name} ${issue.message}`;
+      return name in source ? `${name} is invalid: ${issue.message}` : `${name} is missing`;
+    });
+    throw new ConfigError(`Configuration error: ${problems.join("; ")}.`);
+  }
+  return parsed.data;
+}
+
+/** The configuration of this process, parsed once at cold start. */
+export const config: Config = parseConfig(process.env);
+
+/** True when an origin matches the configured allow-list (exact, or `scheme://*`). */
+export function isAllowedOrigin(origin: string, allowed: readonly string[] = config.CORS_ALLOWED_ORIGINS) {
+  return allowed.some((pattern) =>
+    pattern.endsWith("://*")
+      ? origin.startsWith(pattern.slice(0, -1)) && origin.length > pattern.length - 1
+      : pattern === origin,
+  );
+}

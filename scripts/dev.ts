@@ -1,0 +1,85 @@
+/**
+ * `npm start`: the whole stack on this machine. Starts dynalite (data under .data/), creates the
+ * table, seeds the demo users, runs `serverless offline` on PORT (3000), and prints the base URL,
+ * a token per demo user and a curl to try. Ctrl-C stops everything it started.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { LOCAL_DEFAULTS } from "#lib/config";
+import { createDynamoClient } from "#lib/db/client";
+import { ensureTable } from "#lib/db/table";
+import { startDynalite } from "./local-dynamo.ts";
+import { DEMO_USERS, seedDemoUsers } from "./seed.ts";
+import { signDevToken } from "./tokens.ts";
+
+const port = Number(process.env.PORT ?? 3000);
+const dbPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+const tableName = process.env.TABLE_NAME || LOCAL_DEFAULTS.TABLE_NAME;
+const dataDir = process.env.DATA_DIR ?? ".data/dynalite";
+
+mkdirSync(dataDir, { recursive: true });
+const dynamo = await startDynalite(dbPort, dataDir);
+const client = createDynamoClient({
+  AWS_REGION: LOCAL_DEFAULTS.AWS_REGION,
+  DYNAMODB_ENDPOINT: dynamo.endpoint,
+  DB_CONNECT_TIMEOUT_MS: 1000,
+  DB_REQUEST_TIMEOUT_MS: 5000,
+  DB_MAX_ATTEMPTS: 3,
+});
+const created = await ensureTable(client, tableName);
+const seeded = await seedDemoUsers(client, tableName);
+console.log(`dynalite on ${dynamo.endpoint}, table ${tableName} (${created}), ${seeded} demo users seeded`);
+
+const offline: ChildProcess = spawn(
+  "npx",
+  ["serverless", "offline", "start", "--stage", "local", "--httpPort", String(port)],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      STAGE: "local",
+      TABLE_NAME: tableName,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "local",
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "local",
+    },
+    detached: true,
+  },
+);
+
+let announced = false;
+offline.stdout?.on("data", async (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  if (!announced && /Server ready/.test(chunk.toString())) {
+    announced = true;
+    await announce();
+  }
+});
+
+async function announce() {
+  const base = `http://localhost:${port}`;
+  console.log(`\nextension-backend is running at ${base}\n`);
+  for (const user of DEMO_USERS) {
+    console.log(
+      `token for ${user.sub} (${user.plan}):\n  ${await signDevToken({ sub: user.sub, plan: user.plan })}\n`,
+    );
+  }
+  console.log(`try:\n  curl ${base}/system/health/extension\n`);
+}
+
+let stopping = false;
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  if (offline.pid && offline.exitCode === null) {
+    try {
+      process.kill(-offline.pid, "SIGTERM");
+    } catch {}
+  }
+  await dynamo.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+offline.on("exit", (code) => void stop(code ?? 1));
