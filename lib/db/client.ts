@@ -23,6 +23,8 @@ export function createDynamoClient(
     requestHandler: new NodeHttpHandler({
       connectionTimeout: cfg.DB_CONNECT_TIMEOUT_MS,
       requestTimeout: cfg.DB_REQUEST_TIMEOUT_MS,
+      // Without this the handler only logs a warning and the request hangs on a silent database.
+      throwOnRequestTimeout: true,
     }),
   });
 }
