@@ -56,6 +56,11 @@ const ConfigSchema = z
     BRAIN_ENGINE_HEALTH_URL: optionalUrl,
     HEALTH_PROBE_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1_000),
     HEALTH_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    /**
+     * How long a warm instance keeps flag definitions (and each user's plan) in memory. The upper
+     * bound of 15 s is the promise that a kill switch reaches every warm instance within 15 s.
+     */
+    FLAGS_CACHE_SECONDS: z.coerce.number().min(0).max(15).default(5),
 
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   })

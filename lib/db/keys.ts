@@ -23,4 +23,17 @@ export const keys = {
   userPartition: (userId: string): string => `USER#${segment(userId)}`,
   /** The user's profile: plan, timezone, limit overrides. */
   userProfile: (userId: string): Key => ({ PK: `USER#${segment(userId)}`, SK: "PROFILE" }),
+  /** Partition of the current feature-flag definitions (one Query loads them all). */
+  flagDefinitions: (): string => "FLAGS",
+  /** Sort-key prefix of a flag definition in the `flagDefinitions()` partition. */
+  flagDefinitionPrefix: (): string => "DEF#",
+  /** The current definition of one feature flag (with its version). */
+  flagDefinition: (flagKey: string): Key => ({ PK: "FLAGS", SK: `DEF#${segment(flagKey)}` }),
+  /** Partition of one flag's history: one item per version, newest last. */
+  flagHistoryPartition: (flagKey: string): string => `FLAGHIST#${segment(flagKey)}`,
+  /** One version of a flag's definition, kept for history and rollback (zero-padded so SK sorts by version). */
+  flagHistory: (flagKey: string, version: number): Key => ({
+    PK: `FLAGHIST#${segment(flagKey)}`,
+    SK: `V#${String(version).padStart(10, "0")}`,
+  }),
 };
