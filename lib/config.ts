@@ -62,6 +62,38 @@ const ConfigSchema = z
      */
     FLAGS_CACHE_SECONDS: z.coerce.number().min(0).max(15).default(5),
 
+    /** Error reports a user may send per minute (past it: 429 and the drop counted on the group). */
+    ERROR_REPORTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+    /** Error reports one group may take per minute, from all users together. */
+    ERROR_GROUP_REPORTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(300),
+    /** Days a stored error report (sample) is kept before its TTL deletes it. */
+    ERROR_SAMPLE_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    /** Reports of one group in one UTC day that raise a "threshold" alert when reached. */
+    ERROR_ALERT_THRESHOLD: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    /** Minimum time between two alerts of the same group. */
+    ERROR_ALERT_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+    /** Slack-compatible incoming webhook that receives error alerts; unset: no webhook. */
+    ALERT_WEBHOOK_URL: optionalUrl,
+    /**
+     * SNS topic of error alerts (declared in serverless.yml). Locally `serverless offline` cannot
+     * resolve the `!Ref`, so a value that is not an SNS ARN counts as unset.
+     */
+    ALERT_SNS_TOPIC_ARN: z
+      .string()
+      .optional()
+      .transform((s) => (s && /^arn:aws[\w-]*:sns:/.test(s) ? s : undefined)),
+    /** Deadline of one alert delivery: a slow sink never holds up the intake for long. */
+    ALERT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1_500),
+
+    /** Days a raw usage event is kept (its `expires_at`, counted from the event's time). */
+    USAGE_EVENT_TTL_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
+
+    /** Seconds a warm instance trusts a cached profile (plan changes still apply at once: see lib/quotas). */
+    PROFILE_CACHE_SECONDS: z.coerce.number().int().min(0).max(3_600).default(300),
+    /** GSI1 partitions per month of the users charged that month (spreads the first charges of a month). */
+    QUOTA_ACTIVE_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
+    /** Months a quota counter (and its statements) is kept after its month ends; the reset job deletes older ones. */
+    QUOTA_RETENTION_MONTHS: z.coerce.number().int().min(4).max(120).default(13),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   })
   .superRefine((c, ctx) => {
