@@ -1,0 +1,150 @@
+import { type Config, config } from "#lib/config";
+import type { ScrubbedReport } from "#lib/error-reports/schema";
+import { claimAlert, type GroupState, releaseAlert } from "#lib/error-reports/store";
+import { describeError, log } from "#lib/log";
+
+/** Why a group raises an alert. `retry`: an earlier alert of the group could not be delivered. */
+export type AlertReason = "critical" | "new_group" | "threshold" | "retry";
+
+/** What an alert says: facts about the group and its latest (scrubbed) sample, nothing else. */
+export interface Alert {
+  stage: string;
+  group_id: string;
+  reasons: AlertReason[];
+  level: string;
+  error_type: string;
+  title: string;
+  count: number;
+  day_count: number;
+  first_seen: string;
+  last_seen: string;
+  versions: string[];
+  sample: GroupState["sample"];
+}
+
+export type AlertOutcome = "none" | "suppressed" | "sent" | "failed";
+
+type AlertConfig = Pick<
+  Config,
+  | "STAGE"
+  | "ALERT_WEBHOOK_URL"
+  | "ALERT_SNS_TOPIC_ARN"
+  | "ALERT_TIMEOUT_MS"
+  | "ERROR_ALERT_THRESHOLD"
+  | "ERROR_ALERT_COOLDOWN_SECONDS"
+>;
+
+/**
+ * The reasons this report gives its group for an alert: a `critical` report, the group's first
+ * report (`count` is exactly 1 once, because counting is exactly-once), the group's count for the
+ * day reaching the threshold (exactly one report sees the day count equal it), or a pending retry.
+ */
+export function alertReasons(
+  report: ScrubbedReport,
+  group: GroupState,
+  cfg: Pick<Config, "ERROR_ALERT_THRESHOLD"> = config,
+): AlertReason[] {
+  const reasons: AlertReason[] = [];
+  if (report.level === "critical") reasons.push("critical");
+  if (group.count === 1) reasons.push("new_group");
+  if (group.day_count === cfg.ERROR_ALERT_THRESHOLD) reasons.push("threshold");
+  if (group.alert_pending) reasons.push("retry");
+  return reasons;
+}
+
+/** A Slack-compatible incoming-webhook body (`text` plus blocks), readable in any chat tool. */
+export function slackMessage(alert: Alert): { text: string; blocks: unknown[] } {
+  const why = alert.reasons.map((r) => r.replace("_", " ")).join(", ");
+  const text = `[${alert.stage}] ${alert.level.toUpperCase()} ${alert.error_type}: ${alert.title} (${why}; ${alert.count} total, ${alert.day_count} today)`;
+  const fields = [
+    `*Group:* \`${alert.group_id}\``,
+    `*Count:* ${alert.count} total, ${alert.day_count} today`,
+    `*First / last seen:* ${alert.first_seen} / ${alert.last_seen}`,
+    `*Versions:* ${alert.versions.join(", ")}`,
+    `*Sample:* ${alert.sample.browser} · ${alert.sample.os} · v${alert.sample.extension_version}`,
+  ];
+  return {
+    text,
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: `*${text}*` } },
+      { type: "section", text: { type: "mrkdwn", text: fields.join("\n") } },
+      ...(alert.sample.stack_head
+        ? [{ type: "section", text: { type: "mrkdwn", text: `\`\`\`${alert.sample.stack_head}\`\`\`` } }]
+        : []),
+    ],
+  };
+}
+
+/**
+ * Sends an alert to the configured sinks: the webhook (POST, Slack-compatible JSON) within
+ * ALERT_TIMEOUT_MS. Every alert is also one `error alert` log line, which is what a CloudWatch
+ * metric filter or subscription can route to the SNS topic (ALERT_SNS_TOPIC_ARN): this code does
+ * not publish to SNS itself (no SNS client in the bundle). Returns false when a sink failed.
+ */
+export async function deliverAlert(alert: Alert, cfg: AlertConfig = config): Promise<boolean> {
+  log("warn", "error alert", { ...alert, sns_topic: cfg.ALERT_SNS_TOPIC_ARN });
+  if (!cfg.ALERT_WEBHOOK_URL) return true;
+  try {
+    const response = await fetch(cfg.ALERT_WEBHOOK_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(slackMessage(alert)),
+      signal: AbortSignal.timeout(cfg.ALERT_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+    return true;
+  } catch (error) {
+    log("warn", "error alert delivery failed", {
+      group_id: alert.group_id,
+      sink: "webhook",
+      ...describeError(error),
+    });
+    return false;
+  }
+}
+
+/**
+ * Raises the group's alert when the report gives a reason and the group has not alerted within
+ * the cooldown. The gate is a conditional update of `last_alert_at` on the group, so concurrent
+ * reports raise at most one alert. When delivery fails the gate is released and the reason left
+ * pending on the group: the next report of the group tries again. Never throws: alerting must not
+ * fail the intake.
+ */
+export async function maybeAlert(
+  report: ScrubbedReport,
+  group: GroupState,
+  now: Date,
+  cfg: AlertConfig = config,
+): Promise<AlertOutcome> {
+  const reasons = alertReasons(report, group, cfg);
+  if (reasons.length === 0) return "none";
+  const cooldownMs = cfg.ERROR_ALERT_COOLDOWN_SECONDS * 1000;
+  if (group.last_alert_at !== undefined && now.getTime() - group.last_alert_at < cooldownMs)
+    return "suppressed";
+  const reason = reasons.join(",");
+  try {
+    if (!(await claimAlert(group.group_id, now, cfg.ERROR_ALERT_COOLDOWN_SECONDS, reason)))
+      return "suppressed";
+    const alert: Alert = {
+      stage: cfg.STAGE,
+      group_id: group.group_id,
+      reasons,
+      level: report.level,
+      error_type: group.error_type,
+      title: group.title,
+      count: group.count,
+      day_count: group.day_count,
+      first_seen: group.first_seen,
+      last_seen: group.last_seen,
+      versions: group.versions,
+      sample: group.sample,
+    };
+    if (await deliverAlert(alert, cfg)) return "sent";
+    await releaseAlert(group.group_id, now, group.last_alert_at, reason);
+    return "failed";
+  } catch (error) {
+    log("warn", "error alert failed", { group_id: group.group_id, ...describeError(error) });
+    return "failed";
+  }
+}
