@@ -49,6 +49,14 @@ export default async function setup(project: TestProject) {
       },
     },
   );
+  const stop = () => {
+    child.removeAllListeners("exit");
+    if (child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+    }
+  };
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -62,10 +70,9 @@ export default async function setup(project: TestProject) {
         resolve();
       }
     };
+    // serverless offline prints its banner on stdout or stderr depending on the TTY.
     child.stdout?.on("data", onData);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    child.stderr?.on("data", onData);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`serverless offline exited with ${code}:\n${output}`));
@@ -73,12 +80,7 @@ export default async function setup(project: TestProject) {
   });
   project.provide("baseUrl", `http://127.0.0.1:${httpPort}`);
   return async () => {
-    child.removeAllListeners("exit");
-    if (child.pid) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-    }
+    stop();
     await new Promise((r) => setTimeout(r, 300));
     rmSync(workDir, { recursive: true, force: true });
   };
