@@ -61,8 +61,12 @@ describe("consumeRateLimit", () => {
 
 describe("windows and errors", () => {
   it("aligns windows to multiples of their length", () => {
-    expect(windowStartOf(new Date("2026-12-03T12:34:56Z"), 60)).toBe(Date.parse("2026-12-03T12:34:00Z") / 1000);
-    expect(windowStartOf(new Date("2026-12-03T12:34:56Z"), 3600)).toBe(Date.parse("2026-12-03T12:00:00Z") / 1000);
+    expect(windowStartOf(new Date("2026-12-03T12:34:56Z"), 60)).toBe(
+      Date.parse("2026-12-03T12:34:00Z") / 1000,
+    );
+    expect(windowStartOf(new Date("2026-12-03T12:34:56Z"), 3600)).toBe(
+      Date.parse("2026-12-03T12:00:00Z") / 1000,
+    );
   });
 
   it("turns a refusal into a 429 with Retry-After", async () => {

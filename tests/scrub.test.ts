@@ -4,7 +4,12 @@ import { passesLuhn, reduceUrl, scrubReport, scrubText } from "#lib/error-report
 
 /** [case, input, kind, expected output]: the scrubbing contract, one row per rule and edge. */
 const TEXT_CASES: [string, string, "text" | "stack", string][] = [
-  ["plain text is kept", "Cannot read properties of undefined", "text", "Cannot read properties of undefined"],
+  [
+    "plain text is kept",
+    "Cannot read properties of undefined",
+    "text",
+    "Cannot read properties of undefined",
+  ],
   ["email", "user jane.doe+ext@example.co.uk not found", "text", "user [email] not found"],
   ["two emails", "a@b.io, c.d@e-f.org", "text", "[email], [email]"],
   [
@@ -149,7 +154,13 @@ describe("scrubReport", () => {
 
   it("never lets prompt text through, whatever else the report holds", () => {
     const json = JSON.stringify(scrubReport(body));
-    for (const secret of ["my secret business plan", "more private text", "jane@example.com", "abc123", "q=secret"]) {
+    for (const secret of [
+      "my secret business plan",
+      "more private text",
+      "jane@example.com",
+      "abc123",
+      "q=secret",
+    ]) {
       expect(json).not.toContain(secret);
     }
   });

@@ -4,7 +4,7 @@ import { type AlertOutcome, maybeAlert } from "#lib/error-reports/alerts";
 import { errorTypeOf, type Fingerprint, fingerprintOf } from "#lib/error-reports/fingerprint";
 import { type ErrorReportBody, type ScrubbedReport, truncate } from "#lib/error-reports/schema";
 import { scrubReport } from "#lib/error-reports/scrub";
-import { recordDropped, type StoreStatus, storeReport } from "#lib/error-reports/store";
+import { readSample, recordDropped, type StoreStatus, storeReport } from "#lib/error-reports/store";
 import { log } from "#lib/log";
 import { consumeRateLimit, type RateLimit, rateLimitedError } from "#lib/rate-limit";
 
@@ -61,7 +61,8 @@ export function reportLogFields(
 /**
  * Takes one error report from the extension: scrubs it (before anything else sees it), computes
  * its group, applies the per-user then the per-group rate limit (a refusal is a 429 with
- * `Retry-After` and counts as `dropped` on the group), stores and counts it exactly once, raises
+ * `Retry-After` and counts as `dropped` on the group, unless the report is a resend of one already
+ * stored, which answers "duplicate" like any resend), stores and counts it exactly once, raises
  * an alert when due (never failing the intake), and writes one structured log line.
  */
 export async function intakeReport(
@@ -82,6 +83,21 @@ export async function intakeReport(
   ] as const) {
     const limit = await consumeRateLimit(rule, id, now);
     if (!limit.allowed) {
+      // A resend of a report we already hold is a no-op, limit or not: answer as for any resend.
+      const stored = await readSample(user.id, report.id);
+      if (stored) {
+        log(
+          "info",
+          "error report",
+          reportLogFields(report, { ...fingerprint, groupId: stored.group_id }, "duplicate", logExtra),
+        );
+        return {
+          id: report.id,
+          group_id: stored.group_id,
+          status: "duplicate",
+          fingerprint: fingerprint.source,
+        };
+      }
       await recordDropped(fingerprint.groupId, now);
       log("info", "error report", reportLogFields(report, fingerprint, `rate_limited_${which}`, logExtra));
       throw rateLimitedError(

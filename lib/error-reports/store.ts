@@ -96,7 +96,8 @@ function summaryOf(report: ScrubbedReport, receivedAt: string): SampleSummary {
   };
 }
 
-function tagOf(key: Key): string {
+/** The tag that marks, in the group's `counting` set, a sample counted but not yet marked. */
+export function countingTag(key: Key): string {
   return createHash("sha256").update(`${key.PK}\n${key.SK}`).digest("base64url").slice(0, 22);
 }
 
@@ -185,7 +186,7 @@ async function resumeDuplicate(key: Key, groupId: string, now: Date): Promise<St
 
 /** Steps 2 to 4: count the sample in its group (idempotent by tag), mark it, drop the tag. */
 async function countSample(key: Key, sample: SampleItem, now: Date): Promise<GroupState | undefined> {
-  const tag = new Set([tagOf(key)]);
+  const tag = new Set([countingTag(key)]);
   const groupKey = keys.errorGroup(sample.group_id);
   const day = sample.received_at.slice(0, 10);
   const stale = Array.from({ length: 7 }, (_, i) => dayAttribute(addDays(day, -(DAYS_KEPT + i))));
@@ -200,15 +201,20 @@ async function countSample(key: Key, sample: SampleItem, now: Date): Promise<Gro
           "ADD #count :one, #day :one, counting :tag, levels :level, versions :version",
           "SET group_id = :gid, first_seen = if_not_exists(first_seen, :received), last_seen = :now,",
           "error_type = if_not_exists(error_type, :type), title = if_not_exists(title, :title),",
-          "sample = :sample, GSI1PK = :gpk, GSI1SK = :gsk",
+          "#sample = :sample, GSI1PK = :gpk, GSI1SK = :gsk",
           `REMOVE ${Object.keys(staleNames).join(", ")}`,
         ].join(" "),
         ConditionExpression: "attribute_not_exists(counting) OR NOT contains(counting, :tagValue)",
-        ExpressionAttributeNames: { "#count": "count", "#day": dayAttribute(day), ...staleNames },
+        ExpressionAttributeNames: {
+          "#count": "count",
+          "#sample": "sample",
+          "#day": dayAttribute(day),
+          ...staleNames,
+        },
         ExpressionAttributeValues: {
           ":one": 1,
           ":tag": tag,
-          ":tagValue": tagOf(key),
+          ":tagValue": countingTag(key),
           ":level": new Set([sample.report.level]),
           ":version": new Set([sample.report.extension_version]),
           ":gid": sample.group_id,
