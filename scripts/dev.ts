@@ -8,7 +8,6 @@ import { mkdirSync } from "node:fs";
 import { LOCAL_DEFAULTS } from "#lib/config";
 import { createDynamoClient } from "#lib/db/client";
 import { ensureTable } from "#lib/db/table";
-import { startDynalite } from "./local-dynamo.ts";
 import { DEMO_USERS, seedDemoUsers } from "./seed.ts";
 import { signDevToken } from "./tokens.ts";
 
@@ -18,7 +17,7 @@ const tableName = process.env.TABLE_NAME || LOCAL_DEFAULTS.TABLE_NAME;
 const dataDir = process.env.DATA_DIR ?? ".data/dynalite";
 
 mkdirSync(dataDir, { recursive: true });
-const dynamo = await startDynalite(dbPort, dataDir);
+const dynamo = await startDatabase();
 const client = createDynamoClient({
   AWS_REGION: LOCAL_DEFAULTS.AWS_REGION,
   DYNAMODB_ENDPOINT: dynamo.endpoint,
@@ -28,7 +27,9 @@ const client = createDynamoClient({
 });
 const created = await ensureTable(client, tableName);
 const seeded = await seedDemoUsers(client, tableName);
-console.log(`dynalite on ${dynamo.endpoint}, table ${tableName} (${created}), ${seeded} demo users seeded`);
+console.log(
+  `dynalite on ${dynamo.endpoint} (pid ${dynamo.process.pid}), table ${tableName} (${created}), ${seeded} demo users seeded`,
+);
 
 const offline: ChildProcess = spawn(
   "npx",
@@ -68,6 +69,37 @@ async function announce() {
   console.log(`try:\n  curl ${base}/system/health/extension\n`);
 }
 
+/** dynalite in its own process, so it can be stopped alone (the health check then reports it down). */
+async function startDatabase() {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "scripts/dynalite-server.ts", String(dbPort), dataDir],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) =>
+      reject(new Error(`dynalite exited with ${code} (is port ${dbPort} in use?)`)),
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      const match = /ready (\S+)/.exec(chunk.toString());
+      if (match?.[1]) resolve(match[1]);
+    });
+  });
+  child.removeAllListeners("exit");
+  child.on("exit", (code, signal) =>
+    console.error(`dynalite stopped (${signal ?? code}); the API now reports it down`),
+  );
+  return {
+    endpoint,
+    process: child,
+    stop: () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    },
+  };
+}
+
 let stopping = false;
 async function stop(code: number) {
   if (stopping) return;
@@ -77,7 +109,7 @@ async function stop(code: number) {
       process.kill(-offline.pid, "SIGTERM");
     } catch {}
   }
-  await dynamo.stop();
+  dynamo.stop();
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
