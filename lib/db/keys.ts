@@ -40,6 +40,8 @@ export const keys = {
     PK: `USER#${segment(userId)}`,
     SK: `QSTATEMENT#${window}`,
   }),
+  /** Sort-key prefix of a user's quota statements of one window kind and period (`DAY#2026-12-`, `MONTH#2026-12`). */
+  quotaStatementPrefix: (windowPrefix: string): string => `QSTATEMENT#${windowPrefix}`,
   /** Checkpoint of the scheduled quota-reset job (last closed day, the shard and page it stopped at). */
   quotaResetCheckpoint: (): Key => ({ PK: "SYSTEM", SK: "QUOTA_RESET" }),
   /** Partition of the current feature-flag definitions (one Query loads them all). */
