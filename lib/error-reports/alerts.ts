@@ -5,6 +5,8 @@ import { describeError, log } from "#lib/log";
 
 /** Why a group raises an alert. `retry`: an earlier alert of the group could not be delivered. */
 export type AlertReason = "critical" | "new_group" | "threshold" | "retry";
+const REASONS: readonly string[] = ["critical", "new_group", "threshold", "retry"];
+const isReason = (value: string): value is AlertReason => REASONS.includes(value) && value !== "retry";
 
 /** What an alert says: facts about the group and its latest (scrubbed) sample, nothing else. */
 export interface Alert {
@@ -37,7 +39,8 @@ type AlertConfig = Pick<
 /**
  * The reasons this report gives its group for an alert: a `critical` report, the group's first
  * report (`count` is exactly 1 once, because counting is exactly-once), the group's count for the
- * day reaching the threshold (exactly one report sees the day count equal it), or a pending retry.
+ * day reaching the threshold (exactly one report sees the day count equal it), or a pending retry
+ * (an undelivered alert, whose reasons are carried over).
  */
 export function alertReasons(
   report: ScrubbedReport,
@@ -48,7 +51,13 @@ export function alertReasons(
   if (report.level === "critical") reasons.push("critical");
   if (group.count === 1) reasons.push("new_group");
   if (group.day_count === cfg.ERROR_ALERT_THRESHOLD) reasons.push("threshold");
-  if (group.alert_pending) reasons.push("retry");
+  if (group.alert_pending) {
+    // The reasons of the alert that could not be delivered come along with this one.
+    for (const pending of group.alert_pending.split(",")) {
+      if (isReason(pending) && !reasons.includes(pending)) reasons.push(pending);
+    }
+    reasons.push("retry");
+  }
   return reasons;
 }
 
