@@ -83,18 +83,22 @@ export function addMonths(month: string, months: number): string {
 }
 
 /**
- * The first instant of a local day. Usually local midnight; where a DST change skips midnight
- * (some zones switch at 00:00), the first instant that belongs to that day.
+ * The first instant of a local day: usually local midnight; where a DST change skips midnight
+ * (some zones switch at 00:00), the first instant that belongs to that day; and where the whole
+ * day is skipped (Pacific/Apia, 2011-12-30), the first instant of the day after it, so that
+ * "the next day starts" never answers an instant of the current day.
  */
 export function startOfLocalDay(date: string, timeZone: string): Date {
   const [y, m, d] = date.split("-").map(Number) as [number, number, number];
   const wall = Date.UTC(y, m - 1, d);
   let guess = wall - offsetAt(wall, timeZone);
   guess = wall - offsetAt(guess, timeZone);
-  if (localDate(guess, timeZone) === date && localDate(guess - 1, timeZone) !== date) return new Date(guess);
-  // Midnight does not exist (or the guess overshot): search the day's first millisecond.
-  let lo = guess - 3 * 3600_000;
-  let hi = guess + 3 * 3600_000;
+  if (localDate(guess, timeZone) === date && localDate(guess - 1, timeZone) < date) return new Date(guess);
+  // Midnight does not exist, or the guess landed on the wrong side of a change: search the first
+  // millisecond whose local date is this day or later. Offsets lie within UTC-12..UTC+14, so the
+  // answer lies within 15 hours of the wall-clock midnight read as UTC.
+  let lo = wall - 15 * 3600_000;
+  let hi = wall + 15 * 3600_000;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (localDate(mid, timeZone) >= date) hi = mid;
