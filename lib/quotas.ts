@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { AuthUser } from "#lib/auth";
 import { config } from "#lib/config";
@@ -11,6 +11,7 @@ import {
   cachedProfile,
   createProfile,
   type Profile,
+  type ProfileChange,
   profileFromItem,
   rememberProfile,
   updateProfile,
@@ -758,17 +759,16 @@ export async function releaseCredits(user: AuthUser, key: string, now: Date): Pr
 /* ------------------------------------------------------------------ support */
 
 /**
- * Support: sets the plan (and optionally limit overrides) of a user, then stamps the new profile
+ * Support: changes a profile (plan, limit overrides, timezone), then stamps the new profile
  * revision on the counters of the current month(s), so every warm instance's cached profile is
  * refused at its next charge and re-read: the change applies to the very next consume.
  */
-export async function setPlan(
+export async function changeProfile(
   userId: string,
-  plan: PlanName,
-  overrides: Profile["overrides"] | null | undefined,
+  change: ProfileChange,
   now = new Date(),
 ): Promise<Profile> {
-  const profile = await updateProfile(userId, { plan, overrides }, now);
+  const profile = await updateProfile(userId, change, now);
   const limits = limitsOf(profile);
   for (const month of candidateMonths(now)) {
     try {
@@ -792,6 +792,33 @@ export async function setPlan(
     }
   }
   return profile;
+}
+
+/** Support: sets the plan, and optionally limit overrides (`null` removes them); see changeProfile. */
+export function setPlan(
+  userId: string,
+  plan: PlanName,
+  overrides?: Profile["overrides"] | null,
+  now = new Date(),
+): Promise<Profile> {
+  return changeProfile(userId, { plan, overrides }, now);
+}
+
+/** Support: the user's latest window statements (written by the quota-reset job), newest first. */
+export async function listStatements(userId: string, limit = 10): Promise<Record<string, unknown>[]> {
+  const { Items } = await db.send(
+    new QueryCommand({
+      TableName: TABLE,
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+      ExpressionAttributeValues: {
+        ":pk": keys.userPartition(userId),
+        ":prefix": keys.quotaStatementPrefix(""),
+      },
+      ScanIndexForward: false,
+      Limit: limit,
+    }),
+  );
+  return Items ?? [];
 }
 
 /**
