@@ -203,6 +203,27 @@ describe("kill switch and cache bound", () => {
   });
 });
 
+describe("database trouble", () => {
+  it("serves the last definitions when a reload fails (a kill is never undone), 503 with none", async () => {
+    await cli("kill", "offline_mode");
+    const t0 = Date.now();
+    expect((await cachedFlags(t0)).get("offline_mode")?.flag.definition.killed).toBe(true);
+    const outage = Object.assign(new Error("socket timeout"), { name: "TimeoutError" });
+    const send = vi.spyOn(db, "send").mockRejectedValue(outage as never);
+    const later = t0 + config.FLAGS_CACHE_SECONDS * 1000 + 1;
+    expect((await cachedFlags(later)).get("offline_mode")?.flag.definition.killed).toBe(true);
+    clearFlagCache({ plans: true });
+    const user = await freshUser("pro");
+    const res = await invoke(features, eventFrom("features", { token: user.token }));
+    expect(res).toMatchObject({
+      status: 503,
+      headers: { "Retry-After": "2" },
+      body: { code: "UNAVAILABLE" },
+    });
+    send.mockRestore();
+  });
+});
+
 describe("percentage rollout through the admin command", () => {
   it("keeps every user of 10 % at 30 % and serves SPLIT", async () => {
     const ids = Array.from({ length: 300 }, (_, i) => `rollout-user-${i}`);
@@ -364,6 +385,17 @@ describe("admin routes", () => {
     expect(noVersion).toMatchObject({
       status: 404,
       body: { detail: "Flag realtime_upgrades has no version 99" },
+    });
+    const planConfig = await invoke(
+      adminFlags,
+      adminEvent("adminFlags-put", "max_prompt_length", { body: { type: "number", default: 99_999 } }),
+    );
+    expect(planConfig).toMatchObject({
+      status: 422,
+      body: {
+        detail:
+          "max_prompt_length comes from the plan (lib/plans.ts), not from a flag, so that limits and config agree",
+      },
     });
     const badKey = await invoke(
       adminFlags,

@@ -8,6 +8,7 @@ import {
   builtInFlag,
   FlagDefinition,
   FlagKey,
+  isPlanConfig,
   type VersionedFlag,
 } from "#lib/flags/definitions";
 import { log } from "#lib/log";
@@ -137,6 +138,12 @@ export async function changeFlag(
 ): Promise<VersionedFlag> {
   if (!FlagKey.safeParse(key).success) {
     throw new AppError("VALIDATION_FAILED", `Invalid flag key "${key}": flag keys are snake_case`);
+  }
+  if (isPlanConfig(key)) {
+    throw new AppError(
+      "VALIDATION_FAILED",
+      `${key} comes from the plan (lib/plans.ts), not from a flag, so that limits and config agree`,
+    );
   }
   for (let attempt = 1; ; attempt++) {
     const current = await readFlag(key);
