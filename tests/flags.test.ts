@@ -371,7 +371,7 @@ describe("admin routes", () => {
     expect(bad.status).toBe(422);
     expect(bad.body).toMatchObject({
       code: "VALIDATION_FAILED",
-      detail: "Invalid flag definition: definition.rollout.value: must be a boolean",
+      detail: "Invalid request: body.rollout.value: must be a boolean",
     });
     const unknown = await invoke(adminFlags, adminEvent("adminFlags-kill", "no_such_flag"));
     expect(unknown).toMatchObject({

@@ -83,6 +83,20 @@ export function readOfrepContext(event: HttpEvent, user: AuthUser): { extensionV
   return { extensionVersion: parsed.data };
 }
 
+/** The request's context, or the protocol's 400 `{ key?, errorCode, errorDetails }` (key for single evaluations). */
+function contextOrFailure(
+  event: HttpEvent,
+  user: AuthUser,
+  key?: string,
+): { extensionVersion?: string } | Reply {
+  try {
+    return readOfrepContext(event, user);
+  } catch (error) {
+    if (!(error instanceof OfrepFailure)) throw error;
+    return new Reply(400, { key, errorCode: error.errorCode, errorDetails: error.errorDetails });
+  }
+}
+
 /** An evaluation in the protocol's shape; `metadata.source` names the deciding step. */
 export function toOfrep(e: Evaluation): OfrepEvaluation {
   const metadata: OfrepEvaluation["metadata"] = { source: e.step };
@@ -110,13 +124,8 @@ export async function ofrepBulk(
   ifNoneMatch: string | undefined,
   now: Date,
 ): Promise<Reply> {
-  let context: { extensionVersion?: string };
-  try {
-    context = readOfrepContext(event, user);
-  } catch (error) {
-    if (!(error instanceof OfrepFailure)) throw error;
-    return new Reply(400, { errorCode: error.errorCode, errorDetails: error.errorDetails });
-  }
+  const context = contextOrFailure(event, user);
+  if (context instanceof Reply) return context;
   const subject = await subjectOf(user, context.extensionVersion, now);
   const body = { flags: await evaluateEverything(subject, now) };
   const etag = etagOf(body);
@@ -131,13 +140,8 @@ export async function ofrepBulk(
  */
 export async function ofrepFlag(event: HttpEvent, user: AuthUser, now: Date): Promise<Reply> {
   const key = event.pathParameters?.key ?? "";
-  let context: { extensionVersion?: string };
-  try {
-    context = readOfrepContext(event, user);
-  } catch (error) {
-    if (!(error instanceof OfrepFailure)) throw error;
-    return new Reply(400, { key, errorCode: error.errorCode, errorDetails: error.errorDetails });
-  }
+  const context = contextOrFailure(event, user, key);
+  if (context instanceof Reply) return context;
   const flag = (await cachedFlags(now.getTime())).get(key);
   const evaluate = flag
     ? (subject: Subject) => evaluateFlag(flag, subject)

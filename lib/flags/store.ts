@@ -11,6 +11,7 @@ import {
   isPlanConfig,
   type VersionedFlag,
 } from "#lib/flags/definitions";
+import { validate } from "#lib/http";
 import { log } from "#lib/log";
 
 /**
@@ -94,22 +95,13 @@ export async function readFlag(key: string): Promise<VersionedFlag | undefined> 
   return (Item && flagFromItem(Item)) || builtInFlag(key);
 }
 
-/** Validates a candidate definition; a problem is a 422 naming each field path. */
+/** Validates a candidate definition: a problem is a 422 naming each field path (as for a request body). */
 export function parseDefinition(candidate: unknown): FlagDefinition {
-  const parsed = FlagDefinition.safeParse(candidate);
-  if (!parsed.success) {
-    const errors = parsed.error.issues.slice(0, 20).map((issue) => ({
-      loc: ["definition", ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))],
-      msg: issue.message,
-      type: issue.code,
-    }));
-    const sentence = errors.map((e) => `${e.loc.join(".")}: ${e.msg}`).join("; ");
-    throw new AppError("VALIDATION_FAILED", `Invalid flag definition: ${sentence}`, { extra: { errors } });
-  }
-  if (Buffer.byteLength(JSON.stringify(parsed.data)) > MAX_DEFINITION_BYTES) {
+  const definition = validate(FlagDefinition, candidate, "body");
+  if (Buffer.byteLength(JSON.stringify(definition)) > MAX_DEFINITION_BYTES) {
     throw new AppError("VALIDATION_FAILED", `A flag definition may not exceed ${MAX_DEFINITION_BYTES} bytes`);
   }
-  return parsed.data;
+  return definition;
 }
 
 export interface ChangeMeta {
