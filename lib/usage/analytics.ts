@@ -4,8 +4,8 @@ import type { AuthUser } from "#lib/auth";
 import { db, TABLE } from "#lib/db/client";
 import { keys } from "#lib/db/keys";
 import { getOrCreateProfile } from "#lib/profile";
+import { dailyCreditsFromQuotaItem } from "#lib/quotas";
 import { addDays, localDate } from "#lib/time";
-import { DAY_ATTRIBUTES, dailyCreditsFromQuotaItem } from "#lib/usage/quota-credits";
 import { addCounts, countsFromItem, type DayCounts, emptyCounts } from "#lib/usage/rollup";
 
 /** Periods the dashboard offers, in local days ending today (`24h` is today, the running day). */
@@ -16,6 +16,9 @@ export type Period = z.infer<typeof Period>;
 /** The analytics request, from the query string (GET, POST) or a JSON body (POST). */
 export const AnalyticsQuery = z.object({ period: Period.default("7d") });
 export const AnalyticsBody = z.strictObject({ period: Period.optional() }).optional();
+
+/** The quota counter's per-day attributes (d01..d31): all `credit_usage` needs of a month item. */
+const DAY_ATTRIBUTES = Array.from({ length: 31 }, (_, i) => `d${String(i + 1).padStart(2, "0")}`);
 
 /** Domains listed by name in `top_domains`; the rest is summed into one `other` entry. */
 export const TOP_DOMAINS = 10;
@@ -125,7 +128,7 @@ export async function getAnalytics(user: AuthUser, period: Period, now = new Dat
   }
   const credits = new Map<string, number>();
   for (const item of quotaItems) {
-    for (const [day, value] of dailyCreditsFromQuotaItem(item)) credits.set(day, value);
+    for (const [day, value] of Object.entries(dailyCreditsFromQuotaItem(item))) credits.set(day, value);
   }
 
   const days = (first: string, count: number) => Array.from({ length: count }, (_, i) => addDays(first, i));

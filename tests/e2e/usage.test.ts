@@ -1,4 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
+import type { Analytics } from "#lib/usage/analytics";
 import { freshUser } from "../helpers.ts";
 import { usageEvent } from "../usage-fixtures.ts";
 
@@ -25,14 +26,14 @@ describe("e2e: usage over real HTTP (serverless offline)", () => {
       headers: { authorization: `Bearer ${user.token}` },
     });
     expect(get.status).toBe(200);
-    const analytics = await get.json();
+    const analytics = (await get.json()) as Analytics;
     expect(analytics.daily_upgrades).toHaveLength(7);
     expect(analytics.daily_upgrades.at(-1)).toMatchObject({ count: 30, partial: true });
     expect(analytics.totals.upgrades).toBe(30);
 
     const viaPost = await post("/users/usage/analytics", user.token, { period: "24h" });
     expect(viaPost.status).toBe(200);
-    expect((await viaPost.json()).daily_upgrades).toEqual([
+    expect(((await viaPost.json()) as Analytics).daily_upgrades).toEqual([
       expect.objectContaining({ count: 30, partial: true }),
     ]);
   });
