@@ -142,6 +142,31 @@ describe("POST /users/usage/bulk-track: exactly once", () => {
     });
   }
 
+  it("ends exactly like one clean sync whichever request of the sync crashes, once retried", async () => {
+    const events = batch(200);
+    const clean = await freshUser();
+    await sync(clean.token, events);
+    const expected = await rollupsOf(clean.id);
+    const send = db.send.bind(db);
+    // 1 profile read + 8 BatchWriteItem + about 4 rollup UpdateItem: crash at each of them in turn.
+    for (let crashAt = 1; crashAt <= 14; crashAt++) {
+      const user = await freshUser();
+      let calls = 0;
+      vi.spyOn(db, "send").mockImplementation((async (command: unknown) => {
+        if (++calls === crashAt) throw new Error("simulated crash");
+        return send(command as never);
+      }) as typeof db.send);
+      await sync(user.token, events);
+      vi.restoreAllMocks();
+      await new Promise((r) => setTimeout(r, 100));
+      const retry = await sync(user.token, events);
+      expect(retry.status).toBe(200);
+      expect(retry.body.accepted + retry.body.duplicate).toBe(200);
+      expect(await rollupsOf(user.id)).toEqual(expected);
+      expect((await rawEventsOf(user.id)).size).toBe(200);
+    }
+  });
+
   it("counts each of 1000 events from 10 concurrent syncs with overlapping ids once", async () => {
     const user = await freshUser();
     // Sync k sends ids k*50 .. k*50+99: 1000 events, 550 distinct ids, each id in one or two syncs.

@@ -107,7 +107,11 @@ export async function trackUsage(
     }));
     await writeRawEvents(user.id, pending, timezone);
     const byDay = new Map<string, Pending[]>();
-    for (const p of pending) byDay.set(p.day, [...(byDay.get(p.day) ?? []), p]);
+    for (const p of pending) {
+      const list = byDay.get(p.day);
+      if (list) list.push(p);
+      else byDay.set(p.day, [p]);
+    }
     const groups: { day: string; group: Pending[] }[] = [];
     for (const [day, list] of byDay) {
       for (let i = 0; i < list.length; i += MAX_IDS_PER_UPDATE) {
