@@ -6,14 +6,15 @@
  */
 import { readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { LOCAL_DEFAULTS } from "#lib/config";
-import { createDynamoClient } from "#lib/db/client";
-import { ensureTable } from "#lib/db/table";
 import { startDynalite } from "../scripts/local-dynamo.ts";
 
+// lib/ parses its configuration at import: point it at this run's dynalite before loading any of it.
 const dynamo = await startDynalite(0);
 process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
 process.env.LOG_LEVEL = "silent";
+const { LOCAL_DEFAULTS } = await import("#lib/config");
+const { createDynamoClient } = await import("#lib/db/client");
+const { ensureTable } = await import("#lib/db/table");
 const admin = createDynamoClient({
   AWS_REGION: LOCAL_DEFAULTS.AWS_REGION,
   DYNAMODB_ENDPOINT: dynamo.endpoint,

@@ -230,7 +230,8 @@ export function preflight(headers: Record<string, string | undefined>): HttpResu
     headers: allowed
       ? {
           "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-          "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, If-None-Match",
+          "Access-Control-Allow-Headers":
+            "Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Extension-Version",
           "Access-Control-Max-Age": "7200",
         }
       : {},

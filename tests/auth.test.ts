@@ -10,6 +10,8 @@ import { eventFrom, invoke, signDevToken } from "./helpers.ts";
 const ISSUER = "https://auth.example.com/";
 const AUDIENCE = "extension-api";
 
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** Expects the verifier to refuse a header with a 401 carrying the Bearer challenge. */
@@ -26,13 +28,13 @@ async function expectRefused(verify: Verifier, header: string | undefined) {
 describe("JWKS mode (production): RS256/ES256 tokens from the identity provider", () => {
   let server: Server;
   let verify: Verifier;
-  let rsaPrivate: CryptoKey;
-  let ecPrivate: CryptoKey;
+  let rsaPrivate: PrivateKey;
+  let ecPrivate: PrivateKey;
   let publicPem: string;
   let publicJwk: JWK;
   let jwksRequests = 0;
 
-  const sign = (claims: Record<string, unknown> = {}, kid = "rsa-1", key?: CryptoKey) => {
+  const sign = (claims: Record<string, unknown> = {}, kid = "rsa-1", key?: PrivateKey) => {
     const jwt = new SignJWT(claims).setProtectedHeader({
       alg: kid.startsWith("ec") ? "ES256" : "RS256",
       kid,
