@@ -93,7 +93,14 @@ function contextOrFailure(
     return readOfrepContext(event, user);
   } catch (error) {
     if (!(error instanceof OfrepFailure)) throw error;
-    return new Reply(400, { key, errorCode: error.errorCode, errorDetails: error.errorDetails });
+    return new Reply(400, {
+      key,
+      errorCode: error.errorCode,
+      errorDetails: error.errorDetails,
+      // Our error model too, so clients that read every error as FastAPI's find `detail` and `code`.
+      detail: error.errorDetails,
+      code: "VALIDATION_FAILED",
+    });
   }
 }
 
@@ -149,7 +156,8 @@ export async function ofrepFlag(event: HttpEvent, user: AuthUser, now: Date): Pr
       ? (subject: Subject) => evaluatePlanConfig(key, subject.plan)
       : undefined;
   if (!evaluate) {
-    return new Reply(404, { key, errorCode: "FLAG_NOT_FOUND", errorDetails: `No flag named "${key}"` });
+    const detail = `No flag named "${key}"`;
+    return new Reply(404, { key, errorCode: "FLAG_NOT_FOUND", errorDetails: detail, detail, code: "NOT_FOUND" });
   }
   return new Reply(200, toOfrep(evaluate(await subjectOf(user, context.extensionVersion, now))));
 }
