@@ -525,7 +525,8 @@ export async function consumeCredits(
           const decision = decide(limits, { daily_used: cost, monthly_used: cost }, 0, w);
           return { ...decision, allowed: true, action, charged: cost, consume_key: key, replayed: false };
         }
-        // Someone created the item meanwhile: charge it with the conditional update.
+        // The item exists: created meanwhile, or written without the ring (an import, a fixture).
+        await ensureRing(user.id, w.month);
         state = undefined;
         continue;
       }
@@ -611,6 +612,25 @@ async function chargeMonthItem(
     }
     throw error;
   }
+}
+
+/** Adds the ring's empty maps that an existing month item lacks (no-op when it has them all). */
+async function ensureRing(userId: string, month: string): Promise<void> {
+  const names = Object.fromEntries(ALL_SLOTS.map((s, i) => [`#r${i}`, s]));
+  await db
+    .send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: keys.quotaMonth(userId, month),
+        ConditionExpression: "attribute_exists(PK)",
+        UpdateExpression: `SET ${ALL_SLOTS.map((_, i) => `#r${i} = if_not_exists(#r${i}, :empty)`).join(", ")}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ":empty": {} },
+      }),
+    )
+    .catch((error) => {
+      if (!isConditionFailed(error)) throw error;
+    });
 }
 
 /** The first charge of a month creates the item with the ring's empty maps; false when it exists. */

@@ -1,4 +1,4 @@
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import type { AuthUser } from "#lib/auth";
 import { db, dynamo, TABLE } from "#lib/db/client";
@@ -437,6 +437,21 @@ describe("plan changes", () => {
     await expect(consumeCredits(u, "upgrade", "p2", now)).rejects.toMatchObject({ code: "QUOTA_EXCEEDED" });
     const report = await currentLimits(u, now);
     expect(report).toMatchObject({ plan: "free", daily_limit: 1, daily_used: 1 });
+  });
+});
+
+describe("counters written by other code", () => {
+  it("charges a month item that lacks the key ring (an import or a fixture)", async () => {
+    const u = asUser(`test-${crypto.randomUUID()}`, "pro");
+    const now = new Date();
+    const month = localMonth(now, "UTC");
+    const day = `d${now.toISOString().slice(8, 10)}`;
+    await db.send(
+      new PutCommand({ TableName: TABLE, Item: { ...keys.quotaMonth(u.id, month), m: 7, [day]: 3 } }),
+    );
+    const res = await consumeCredits(u, "upgrade", "imp", now);
+    expect(res).toMatchObject({ charged: 1, daily_remaining: 496, monthly_remaining: 14992 });
+    expect((await consumeCredits(u, "upgrade", "imp", now)).replayed).toBe(true);
   });
 });
 
