@@ -108,6 +108,7 @@ const nastyString = fc.oneof(
     "../../etc/passwd",
     "<script>alert(1)</script>",
     "' OR 1=1 --",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a log-injection payload, literally
     "${jndi:ldap://x}",
     "NaN",
     "-0",
