@@ -96,6 +96,23 @@ describe("POST /users/usage/bulk-track: exactly once", () => {
     expect((await rawEventsOf(retried.id)).size).toBe(300);
   });
 
+  it("answers a retried sync from one read per day, rewriting nothing", async () => {
+    const user = await freshUser();
+    const events = batch(300);
+    await sync(user.token, events);
+    const send = db.send.bind(db);
+    const sent: string[] = [];
+    vi.spyOn(db, "send").mockImplementation((async (command: object) => {
+      sent.push(command.constructor.name);
+      return send(command as never);
+    }) as typeof db.send);
+    const retry = await sync(user.token, events);
+    expect(retry.body).toMatchObject({ accepted: 0, duplicate: 300 });
+    // The profile, then the set of each (UTC) day the events fall on.
+    const days = new Set(events.map((e) => String(e.timestamp).slice(0, 10)));
+    expect(sent).toEqual(Array(1 + days.size).fill("GetCommand"));
+  });
+
   it("counts an id sent twice in one sync once", async () => {
     const user = await freshUser();
     const res = await sync(user.token, [usageEvent(1), usageEvent(2), usageEvent(1, { hoursAgo: 30 })]);
@@ -148,8 +165,9 @@ describe("POST /users/usage/bulk-track: exactly once", () => {
     await sync(clean.token, events);
     const expected = await rollupsOf(clean.id);
     const send = db.send.bind(db);
-    // 1 profile read + 8 BatchWriteItem + about 4 rollup UpdateItem: crash at each of them in turn.
-    for (let crashAt = 1; crashAt <= 14; crashAt++) {
+    // 1 profile read + 3 or 4 set reads (one per day) + 8 BatchWriteItem + 4 or 5 rollup
+    // UpdateItem: crash at each of them in turn.
+    for (let crashAt = 1; crashAt <= 18; crashAt++) {
       const user = await freshUser();
       let calls = 0;
       vi.spyOn(db, "send").mockImplementation((async (command: unknown) => {

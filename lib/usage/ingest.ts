@@ -14,8 +14,11 @@ import { type CountedEvent, idHash, MAX_IDS_PER_UPDATE, rollupUpdate } from "#li
  * Bulk ingestion of usage events, exactly once per (user, event id).
  *
  * Order of writes, and why retries are exact:
- * 1. Every valid event's raw item is written first (BatchWriteItem, keyed by the event id, so a
- *    re-sent event overwrites itself with the same content).
+ * 0. One read per local day of the sync fetches the day's set of applied ids: an event already
+ *    in it is `duplicate` at once. Its raw item exists, since raw items are always written
+ *    before an id enters a set (1 before 2), so a retried sync costs a read, not a rewrite.
+ * 1. Every other valid event's raw item is written first (BatchWriteItem, keyed by the event id,
+ *    so a re-sent event overwrites itself with the same content).
  * 2. Then each local day's events are counted by conditional UpdateItems on that day's rollup:
  *    the id hashes and the counters in ONE write, under the condition that none of the ids is
  *    in the day's set. The rollup is the count of record.
@@ -105,9 +108,24 @@ export async function trackUsage(
       hash: idHash(checked.event.id),
       event: checked.event,
     }));
-    await writeRawEvents(user.id, pending, timezone);
-    const byDay = new Map<string, Pending[]>();
+    // Ids already in their day's set were counted, and their raw item was written before that:
+    // a retried sync skips them without rewriting anything (a stale read only misses some,
+    // which then take the full path below and come out `duplicate` there).
+    const days = [...new Set(pending.map((p) => p.day))];
+    const applied = new Map<string, Set<string>>();
+    await runLimited(days, 8, async (day) => {
+      applied.set(day, await appliedHashes(user.id, day, false));
+    });
+    const fresh: Pending[] = [];
     for (const p of pending) {
+      const outcome = results[p.index];
+      if (applied.get(p.day)?.has(p.hash) && outcome) outcome.status = "duplicate";
+      else fresh.push(p);
+    }
+
+    await writeRawEvents(user.id, fresh, timezone);
+    const byDay = new Map<string, Pending[]>();
+    for (const p of fresh) {
       const list = byDay.get(p.day);
       if (list) list.push(p);
       else byDay.set(p.day, [p]);
@@ -151,7 +169,7 @@ async function countGroup(userId: string, day: string, group: CountedEvent[]): P
   let rest = group;
   for (let round = 0; round < 3 && rest.length > 0; round++) {
     if (await tryCount(userId, day, rest)) return duplicates;
-    const applied = await appliedHashes(userId, day);
+    const applied = await appliedHashes(userId, day, true);
     for (const e of rest) if (applied.has(e.hash)) duplicates.add(e.hash);
     rest = rest.filter((e) => !applied.has(e.hash));
   }
@@ -172,14 +190,15 @@ async function tryCount(userId: string, day: string, group: CountedEvent[]): Pro
   }
 }
 
-async function appliedHashes(userId: string, day: string): Promise<Set<string>> {
+/** The id hashes already counted in a day's rollup (the set only grows, so a stale read only misses some). */
+async function appliedHashes(userId: string, day: string, consistent: boolean): Promise<Set<string>> {
   const { Item } = await db.send(
     new GetCommand({
       TableName: TABLE,
       Key: keys.usageRollup(userId, day),
       ProjectionExpression: "#ids",
       ExpressionAttributeNames: { "#ids": "ids" },
-      ConsistentRead: true,
+      ConsistentRead: consistent,
     }),
   );
   const ids = Item?.ids;
