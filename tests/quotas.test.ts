@@ -269,6 +269,42 @@ describe("idempotency", () => {
     expect((await currentLimits(asUser(u.id), new Date())).daily_used).toBe(1);
   });
 
+  /**
+   * A flaky database: while `state.flaky`, every UpdateItem reaches the table but its answer is
+   * lost, and every other request fails before it is sent (the instance "crashed" after writing).
+   */
+  function flakyDatabase() {
+    const state = { flaky: true };
+    const timeout = () => Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!state.flaky) return next(args);
+        if (!String(context.commandName).startsWith("UpdateItem")) throw timeout();
+        await next(args);
+        throw timeout();
+      },
+      { step: "finalizeRequest", name: "flakyDatabase", override: true },
+    );
+    return state;
+  }
+
+  it("a charge whose answer was lost is found by the retry: charged once, never lost", async () => {
+    const u = await freshUser("pro");
+    await invoke(consumeHandler, consumeEvent(u.token, undefined, "before")); // profile cached, counter exists
+    try {
+      const db = flakyDatabase();
+      const lost = await invoke(consumeHandler, consumeEvent(u.token, { action: "rewrite" }, "lost-1"));
+      expect(lost.status).toBe(503);
+      expect(lost.headers["Retry-After"]).toBeDefined();
+      db.flaky = false;
+      const retry = await invoke(consumeHandler, consumeEvent(u.token, { action: "rewrite" }, "lost-1"));
+      expect(retry.body).toMatchObject({ replayed: true, charged: 2, daily_remaining: 497 });
+    } finally {
+      dynamo.middlewareStack.remove("flakyDatabase");
+    }
+    expect((await currentLimits(asUser(u.id), new Date())).daily_used).toBe(3);
+  });
+
   it("50 concurrent retries of one key charge once", async () => {
     const u = asUser(`test-${crypto.randomUUID()}`, "pro");
     const now = new Date();
