@@ -190,11 +190,10 @@ async function measure(): Promise<string> {
   await cost("same sync again (retry)");
   lines.push(
     "",
-    "Capacity units are dynalite's ConsumedCapacity of successful requests (the profile GetItem and the",
-    "consistent read of the dedupe set are read units; the rest write units). A conditional UpdateItem",
-    "that fails is charged on AWS too (about the rollup's size in KB) and is not in this column; a retry",
-    "costs 6 of them (one per 90-id group) plus one read of the set. GSI1 writes (first write of a day",
-    "only) are not included.",
+    "Capacity units are dynalite's ConsumedCapacity (read units for the GetItems: the profile and one",
+    "eventually consistent read of each day's applied-id set; write units for the rest). A retry is",
+    "answered from that read alone: ids already in the set are duplicates whose raw items exist, so",
+    "nothing is rewritten. GSI1 writes (the first write of a rollup day only) are not included.",
     "",
   );
 
