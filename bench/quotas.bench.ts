@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { BatchGetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { AuthUser } from "#lib/auth";
 import { config } from "#lib/config";
 import { db, dynamo, TABLE } from "#lib/db/client";
@@ -154,7 +155,12 @@ async function measure(): Promise<string> {
   await consumeCredits(u2, "upgrade", "c4", now).catch(() => undefined);
   await count("consume refused (limit reached)", () => consumeCredits(u2, "upgrade", "c5", now));
 
-  // --- admissions under concurrency: 1000 consumes of 1 credit, 500 remaining
+  // --- admissions under concurrency: 1000 consumes of 1 credit, 500 remaining.
+  // 1000 requests in flight from one process queue for the client's sockets: give the queue time
+  // (the configured 500 ms connect timeout is meant for one request per Lambda instance).
+  const handler = dynamo.config.requestHandler as NodeHttpHandler;
+  handler.updateHttpClientConfig("connectionTimeout", 20_000);
+  handler.updateHttpClientConfig("requestTimeout", 30_000);
   const concurrency = 1000;
   const ours = newUser("pro");
   await currentLimits(ours, now);
