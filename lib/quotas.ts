@@ -503,6 +503,12 @@ export async function consumeCredits(
       if (hit && item) return replayOf(action, key, hit.record, profile, item, w);
       const decision = decide(limits, usageOf(item, w), cost, w);
       if (!decision.allowed) throw quotaExceeded(action, cost, decision, now);
+      // The profile was just read, so it is current even if its revision went back (a deleted
+      // and recreated profile): never let an older revision number lock the counter.
+      if (num(item?.pv) > profile.rev) {
+        profile = { ...profile, rev: num(item?.pv) };
+        rememberProfile(profile, now);
+      }
     } else if (cost > limits.daily_limit || cost > limits.monthly_limit) {
       state = await readUserState(user, now);
       profile = state.profile;

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import type { AuthUser } from "#lib/auth";
 import { db, dynamo, TABLE } from "#lib/db/client";
@@ -488,6 +488,23 @@ describe("counters written by other code", () => {
     const res = await consumeCredits(u, "upgrade", "imp", now);
     expect(res).toMatchObject({ charged: 1, daily_remaining: 496, monthly_remaining: 14992 });
     expect((await consumeCredits(u, "upgrade", "imp", now)).replayed).toBe(true);
+  });
+});
+
+describe("profile recreated with a lower revision", () => {
+  it("does not lock the counter", async () => {
+    const u = asUser(`test-${crypto.randomUUID()}`, "pro");
+    const now = new Date();
+    await setPlan(u.id, "pro", null, now);
+    await setPlan(u.id, "pro", null, now);
+    await consumeCredits(u, "upgrade", "r1", now); // the counter remembers revision 2
+    await db.send(new DeleteCommand({ TableName: TABLE, Key: keys.userProfile(u.id) }));
+    forgetProfile(u.id);
+    const res = await consumeCredits(u, "upgrade", "r2", now);
+    expect(res).toMatchObject({ replayed: false, daily_remaining: 498 });
+    counter.reset();
+    await consumeCredits(u, "upgrade", "r3", now);
+    expect(counter.total()).toBe(1);
   });
 });
 
