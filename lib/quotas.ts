@@ -35,6 +35,11 @@ import { addMonths, localDate, localMonth, nextLocalMidnight, nextLocalMonthStar
  * condition requires the key to be absent from the 6 most recent slots, and it empties the slot
  * 60 minutes old. Charge and record are one single-item write, so a crash can never leave a
  * charge without its record (a retry would charge twice) or a record without its charge.
+ *
+ * The counter's key and caps depend on the profile (timezone, plan, overrides). current and check
+ * read profile and counter in one BatchGetItem; consume uses the profile this instance cached and
+ * guards it with the profile's revision (`pv <= :rev` in the same condition; a support change
+ * stamps the new revision on the counter), so a stale cache is refused, re-read and retried.
  */
 
 /** Minutes per slot of the idempotency-key ring. */
