@@ -4,6 +4,9 @@ const env = {
   STAGE: "local",
   LOG_LEVEL: "silent",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  // Tests resend syncs many times a minute (retry and fault suites); tests/usage-limits.test.ts
+  // proves the per-user rate with its own small limit.
+  USAGE_SYNCS_PER_MINUTE: "10000",
 };
 
 export default defineConfig({

@@ -86,6 +86,8 @@ const ConfigSchema = z
     ALERT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1_500),
 
     /** Days a raw usage event is kept (its `expires_at`, counted from the event's time). */
+    /** Bulk-track requests per user per minute (a sync carries up to 500 events). */
+    USAGE_SYNCS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
     USAGE_EVENT_TTL_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
 
     /** Seconds a warm instance trusts a cached profile (plan changes still apply at once: see lib/quotas). */

@@ -96,7 +96,7 @@ describe("POST /users/usage/bulk-track: exactly once", () => {
     expect((await rawEventsOf(retried.id)).size).toBe(300);
   });
 
-  it("answers a retried sync from one read per day, rewriting nothing", async () => {
+  it("answers a retried sync from one read per day, rewriting nothing but the rate counter", async () => {
     const user = await freshUser();
     const events = batch(300);
     await sync(user.token, events);
@@ -108,9 +108,9 @@ describe("POST /users/usage/bulk-track: exactly once", () => {
     }) as typeof db.send);
     const retry = await sync(user.token, events);
     expect(retry.body).toMatchObject({ accepted: 0, duplicate: 300 });
-    // The profile, then the set of each (UTC) day the events fall on.
+    // The per-user sync rate counter, the profile, then the set of each (UTC) day the events fall on.
     const days = new Set(events.map((e) => String(e.timestamp).slice(0, 10)));
-    expect(sent).toEqual(Array(1 + days.size).fill("GetCommand"));
+    expect(sent).toEqual(["UpdateCommand", ...Array(1 + days.size).fill("GetCommand")]);
   });
 
   it("counts an id sent twice in one sync once", async () => {

@@ -13,6 +13,12 @@ export const MAX_EVENT_AGE_DAYS = 35;
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 /** At most this many events per sync (past it: 413). */
 export const MAX_EVENTS_PER_SYNC = 500;
+/**
+ * Events counted per user and local day. A day's rollup holds the hashes of its counted ids, and
+ * DynamoDB refuses items over 400 KB (about 30,000 hashes): past this cap events are rejected one
+ * by one with a reason, well before the item could grow too large for the write that counts them.
+ */
+export const MAX_EVENTS_PER_DAY = 10_000;
 /** At most this many bytes per sync body (past it: 413, checked before parsing). */
 export const MAX_SYNC_BODY_BYTES = 1_048_576;
 

@@ -6,8 +6,9 @@ import { isConditionFailed } from "#lib/db/errors";
 import { keys } from "#lib/db/keys";
 import { AppError } from "#lib/errors";
 import { getOrCreateProfile } from "#lib/profile";
+import { consumeRateLimit, rateLimitedError } from "#lib/rate-limit";
 import { localDate } from "#lib/time";
-import { type CheckedEvent, checkEvent, MAX_EVENTS_PER_SYNC } from "#lib/usage/event";
+import { type CheckedEvent, checkEvent, MAX_EVENTS_PER_DAY, MAX_EVENTS_PER_SYNC } from "#lib/usage/event";
 import { type CountedEvent, idHash, MAX_IDS_PER_UPDATE, rollupUpdate } from "#lib/usage/rollup";
 
 /**
@@ -78,6 +79,14 @@ export async function trackUsage(
       { extra: { max_events: MAX_EVENTS_PER_SYNC } },
     );
   }
+  const rate = await consumeRateLimit(
+    { scope: "usage-sync", limit: config.USAGE_SYNCS_PER_MINUTE, windowSeconds: 60 },
+    user.id,
+    now,
+  );
+  if (!rate.allowed) {
+    throw rateLimitedError(rate, `At most ${rate.limit} syncs a minute; send the rest after Retry-After`);
+  }
   const results: EventOutcome[] = [];
   const valid: { index: number; checked: CheckedEvent }[] = [];
   const seen = new Set<string>();
@@ -117,10 +126,19 @@ export async function trackUsage(
       applied.set(day, await appliedHashes(user.id, day, false));
     });
     const fresh: Pending[] = [];
+    const dayCounts = new Map(days.map((day) => [day, applied.get(day)?.size ?? 0]));
     for (const p of pending) {
       const outcome = results[p.index];
-      if (applied.get(p.day)?.has(p.hash) && outcome) outcome.status = "duplicate";
-      else fresh.push(p);
+      if (!outcome) continue;
+      const counted = dayCounts.get(p.day) ?? 0;
+      if (applied.get(p.day)?.has(p.hash)) outcome.status = "duplicate";
+      else if (counted >= MAX_EVENTS_PER_DAY) {
+        outcome.status = "rejected";
+        outcome.reason = `day_full: at most ${MAX_EVENTS_PER_DAY} events are counted per local day`;
+      } else {
+        dayCounts.set(p.day, counted + 1);
+        fresh.push(p);
+      }
     }
 
     await writeRawEvents(user.id, fresh, timezone);
