@@ -12,8 +12,9 @@ const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const dynamoServer = await startDynalite(0);
 process.env.DYNAMODB_ENDPOINT = dynamoServer.endpoint;
 process.env.LOG_LEVEL = "silent";
-// The long run sends thousands of reports from one user: lift the intake limit so validation, not 429, answers.
+// The long run sends thousands of requests from one user: lift the per-user rates so validation, not 429, answers.
 process.env.ERROR_REPORTS_PER_MINUTE ??= "10000";
+process.env.USAGE_SYNCS_PER_MINUTE ??= "10000";
 
 const { LOCAL_DEFAULTS } = await import("#lib/config");
 const { dynamo } = await import("#lib/db/client");
