@@ -458,41 +458,61 @@ export async function listTopGroups(query: ErrorGroupsQuery, now: Date): Promise
     )
     .slice(0, query.limit);
 
-  const groups = await Promise.all(
-    ranked.map(async ({ item, inPeriod }): Promise<GroupListing> => {
-      const state = groupStateOf(item, today);
-      return {
-        group_id: state.group_id,
-        title: state.title,
-        error_type: state.error_type,
-        count_in_period: inPeriod,
-        count_total: state.count,
-        dropped: state.dropped,
-        first_seen: state.first_seen,
-        last_seen: state.last_seen,
-        levels: state.levels,
-        versions: state.versions,
-        latest_sample: state.sample,
-        samples: query.samples > 0 ? await recentSamples(state.group_id, query.samples) : [],
-      };
-    }),
+  const samples = await recentSamples(
+    ranked.map(({ item }) => String(item.group_id)),
+    query.samples,
   );
+  const groups = ranked.map(({ item, inPeriod }): GroupListing => {
+    const state = groupStateOf(item, today);
+    return {
+      group_id: state.group_id,
+      title: state.title,
+      error_type: state.error_type,
+      count_in_period: inPeriod,
+      count_total: state.count,
+      dropped: state.dropped,
+      first_seen: state.first_seen,
+      last_seen: state.last_seen,
+      levels: state.levels,
+      versions: state.versions,
+      latest_sample: state.sample,
+      samples: samples.get(state.group_id) ?? [],
+    };
+  });
   return { period: { days: query.days, from, to: today }, groups, groups_seen: groupKeys.length };
 }
 
-async function recentSamples(groupId: string, limit: number): Promise<ScrubbedReportSample[]> {
-  const { Items } = await db.send(
-    new QueryCommand({
-      TableName: TABLE,
-      IndexName: "GSI1",
-      KeyConditionExpression: "GSI1PK = :pk",
-      ExpressionAttributeValues: { ":pk": keys.errorSamplesIndex(groupId) },
-      ScanIndexForward: false,
-      Limit: limit,
+/**
+ * The newest samples of several groups: one keys-only GSI1 query per group (concurrently), then
+ * one BatchGet per 100 samples for all of them together.
+ */
+async function recentSamples(
+  groupIds: string[],
+  limit: number,
+): Promise<Map<string, ScrubbedReportSample[]>> {
+  const bySample = new Map<string, ScrubbedReportSample[]>();
+  if (limit === 0 || groupIds.length === 0) return bySample;
+  const keyLists = await Promise.all(
+    groupIds.map(async (groupId) => {
+      const { Items } = await db.send(
+        new QueryCommand({
+          TableName: TABLE,
+          IndexName: "GSI1",
+          KeyConditionExpression: "GSI1PK = :pk",
+          ExpressionAttributeValues: { ":pk": keys.errorSamplesIndex(groupId) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      );
+      return (Items ?? []).map((i) => ({ PK: String(i.PK), SK: String(i.SK) }));
     }),
   );
-  const items = await batchGet((Items ?? []).map((i) => ({ PK: String(i.PK), SK: String(i.SK) })));
-  return items
-    .map((i) => ({ report: i.report as ScrubbedReport, received_at: String(i.received_at) }))
-    .sort((a, b) => b.received_at.localeCompare(a.received_at));
+  for (const item of await batchGet(keyLists.flat())) {
+    const groupId = String(item.group_id);
+    const list = bySample.get(groupId) ?? [];
+    list.push({ report: item.report as ScrubbedReport, received_at: String(item.received_at) });
+    bySample.set(groupId, list);
+  }
+  for (const list of bySample.values()) list.sort((a, b) => b.received_at.localeCompare(a.received_at));
+  return bySample;
 }

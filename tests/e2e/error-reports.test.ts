@@ -24,7 +24,7 @@ describe("e2e: error reports over real HTTP (serverless offline)", () => {
     const report = sampleReport({ message: "TypeError: upgrade failed for jane@example.com" });
     const first = await post(user, JSON.stringify(report));
     expect(first.status).toBe(202);
-    const stored = await first.json();
+    const stored = (await first.json()) as { id: string; group_id: string; status: string };
     expect(stored).toEqual({
       id: report.id,
       group_id: expect.stringMatching(/^[0-9a-f]{24}$/),
@@ -41,7 +41,8 @@ describe("e2e: error reports over real HTTP (serverless offline)", () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(list.status).toBe(200);
-    const page = await list.json();
+    // biome-ignore lint/suspicious/noExplicitAny: the listing JSON
+    const page = (await list.json()) as any;
     const group = page.groups.find((g: { group_id: string }) => g.group_id === stored.group_id);
     expect(group).toMatchObject({
       count_in_period: 1,
