@@ -219,7 +219,7 @@ export function buildOpenApi(routes: readonly RouteSpec[] = ROUTES, version = pa
         "The HTTP API of the browser extension's backend: quotas, usage, feature flags (also as OFREP), " +
         "error reports and health. Generated from the zod schemas that validate the requests " +
         "(`npm run openapi`); do not edit by hand.\n\n" +
-        "Every error body is `{ detail, code, request_id }` (OFREP routes answer their protocol's " +
+        "Every error body is `{ detail, code, request_id }` (OFREP routes add their protocol's " +
         "`{ errorCode, errorDetails }` for 400/404). Every response carries `X-Request-Id`.",
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },

@@ -256,12 +256,26 @@ export const OfrepEvaluationResponse = z.object({
 
 export const OfrepBulkResponse = z.object({ flags: z.array(OfrepEvaluationResponse) });
 
-/** OFREP's own failure body (400, 404 of the OFREP routes): not the `{ detail, code }` model. */
-export const OfrepFailure = z.object({
-  key: z.string().optional().describe("The flag key (single evaluation only)"),
-  errorCode: z.enum(["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "FLAG_NOT_FOUND"]),
-  errorDetails: z.string(),
-});
+/**
+ * OFREP's failure body (400 and 404 of the OFREP routes): the protocol's `{ key?, errorCode,
+ * errorDetails }`, plus `detail` and `code` of our error model (no `request_id`: it is the header).
+ */
+function ofrepFailure(code: ErrorCode, errorCodes: [string, ...string[]]) {
+  return z.object({
+    key: z.string().optional().describe("The flag key (single evaluation only)"),
+    errorCode: z.enum(errorCodes).describe("OpenFeature error code"),
+    errorDetails: z.string(),
+    detail: z.string().describe("Same as errorDetails"),
+    code: z.literal(code),
+  });
+}
+
+export const OfrepBadRequest = ofrepFailure("VALIDATION_FAILED", [
+  "PARSE_ERROR",
+  "TARGETING_KEY_MISSING",
+  "INVALID_CONTEXT",
+]);
+export const OfrepNotFound = ofrepFailure("NOT_FOUND", ["FLAG_NOT_FOUND"]);
 
 export const VersionedFlagResponse = z.object({
   key: z.string(),

@@ -153,6 +153,7 @@ export async function checkContract(
       const extra = error.keyword === "additionalProperties" ? ` (${JSON.stringify(error.params)})` : "";
       violations.push(`${where}: body${error.instancePath} ${error.message}${extra}`);
     }
+    violations.push(`${where}: the body was ${text.slice(0, 300)}`);
   }
   return { operationId: operation.operationId, status, violations };
 }
