@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { buildOpenApi, renderOpenApi } from "#lib/openapi/document";
+import { REDOC_CDN_LOGO } from "#lib/openapi/reference";
 import { ROUTES, routeKeyOf } from "#lib/openapi/routes";
 import { handler as docs } from "../functions/docs.ts";
 import { checkContract } from "./e2e/contract.ts";
@@ -100,14 +101,18 @@ describe("docs function: GET /openapi.json, /docs, /docs/redoc.standalone.js", (
     expect(result.body).not.toMatch(/https?:\/\//);
   });
 
-  it("serves Redoc's standalone bundle from node_modules, cacheable", async () => {
+  it("serves Redoc's standalone bundle from node_modules, its CDN logo inlined, cacheable", async () => {
     const result = await docs(eventFrom("docs-renderer"));
     expect(result.statusCode).toBe(200);
     expect(result.headers?.["Content-Type"]).toBe("application/javascript; charset=utf-8");
     expect(result.headers?.["Cache-Control"]).toBe("public, max-age=86400");
-    expect(result.body).toBe(
-      readFileSync(new URL("../node_modules/redoc/bundles/redoc.standalone.js", import.meta.url), "utf8"),
+    const original = readFileSync(
+      new URL("../node_modules/redoc/bundles/redoc.standalone.js", import.meta.url),
+      "utf8",
     );
+    expect(original).toContain(REDOC_CDN_LOGO);
+    expect(result.body).not.toContain("cdn.redoc.ly");
+    expect(result.body?.length).toBeGreaterThan(original.length - 200);
   });
 
   it("answers another route key of the function with a JSON 404", async () => {

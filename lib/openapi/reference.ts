@@ -45,12 +45,23 @@ Redoc.init("openapi.json", {
 </html>
 `;
 
+/**
+ * The one thing Redoc's bundle fetches from the internet: the logo of its "API docs by Redocly"
+ * link. It is served with an inline image instead, so the page makes no request off-site (the
+ * link stays).
+ */
+export const REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+const INLINE_LOGO = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
+
 /** The renderer changes only with a deploy: caches may keep it a day. */
 export const RENDERER_CACHE_CONTROL = "public, max-age=86400";
 
 let renderer: string | undefined;
 
-/** Redoc's standalone bundle, read once: from the Lambda task root, else the working directory. */
+/**
+ * Redoc's standalone bundle, read once: from the Lambda task root, else the working directory,
+ * with its CDN logo made inline.
+ */
 export function readRenderer(): string {
   if (renderer !== undefined) return renderer;
   const roots = [
@@ -60,7 +71,7 @@ export function readRenderer(): string {
   ];
   for (const root of roots) {
     if (root && existsSync(join(root, RENDERER_PATH))) {
-      renderer = readFileSync(join(root, RENDERER_PATH), "utf8");
+      renderer = readFileSync(join(root, RENDERER_PATH), "utf8").replaceAll(REDOC_CDN_LOGO, INLINE_LOGO);
       return renderer;
     }
   }

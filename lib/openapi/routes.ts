@@ -245,7 +245,7 @@ export const ROUTES: readonly RouteSpec[] = [
     functionName: "health",
     tag: "Health",
     summary: "Service statuses for the extension",
-    description: "No authentication. Cached for HEALTH_CACHE_SECONDS; an open maintenance window wins.",
+    description: "Cached for HEALTH_CACHE_SECONDS; an open maintenance window wins over every status.",
     auth: false,
     responses: {
       200: ok("Statuses, maintenance window and notices", named("HealthReport", HealthReport), [
