@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import type { ApiRoutes } from "#lib/api-types";
 import { buildOpenApi, renderOpenApi } from "#lib/openapi/document";
 import { REDOC_CDN_LOGO } from "#lib/openapi/reference";
 import { ROUTES, routeKeyOf } from "#lib/openapi/routes";
@@ -72,6 +73,35 @@ describe("openapi.json: generation", () => {
         }
       }
     }
+  });
+
+  it("types every JSON route for the extension in lib/api-types.ts (ApiRoutes)", () => {
+    // `satisfies` makes tsc fail when ApiRoutes gains or loses a route; the test compares it to the registry.
+    const typed = {
+      "GET /system/health/extension": true,
+      "GET /users/limits/current": true,
+      "POST /users/limits/check": true,
+      "POST /users/limits/consume": true,
+      "POST /users/limits/release": true,
+      "POST /users/usage/bulk-track": true,
+      "POST /users/usage/analytics": true,
+      "GET /users/usage/analytics": true,
+      "GET /users/features": true,
+      "POST /ofrep/v1/evaluate/flags": true,
+      "POST /ofrep/v1/evaluate/flags/{key}": true,
+      "GET /admin/flags": true,
+      "GET /admin/flags/{key}": true,
+      "PUT /admin/flags/{key}": true,
+      "POST /admin/flags/{key}/kill": true,
+      "POST /admin/flags/{key}/unkill": true,
+      "POST /admin/flags/{key}/rollback": true,
+      "POST /admin/flags/{key}/overrides": true,
+      "GET /admin/flags/{key}/history": true,
+      "POST /system/errors/report": true,
+      "GET /system/errors": true,
+    } satisfies Record<keyof ApiRoutes, true>;
+    const jsonRoutes = ROUTES.filter((r) => r.method !== "OPTIONS" && r.tag !== "Documentation");
+    expect(Object.keys(typed).sort()).toEqual(jsonRoutes.map(routeKeyOf).sort());
   });
 
   it("passes `redocly lint` with no errors", async () => {
