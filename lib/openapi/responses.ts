@@ -367,15 +367,18 @@ export const OpenApiDocument = z
 /* ------------------------------------------------------------------ drift checks */
 
 /** True when A and B have the same fields with mutually assignable types. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** True when A and B are the same type: same fields, same optionality, at every depth. */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Mutually assignable with the same top-level fields (for a type written as an intersection). */
+type Compatible<A, B> = [A] extends [B] ? ([B] extends [A] ? Same<keyof A, keyof B> : false) : false;
 type Expect<T extends true> = T;
 
 /**
- * Compile-time proof that each response schema matches what the code returns. OFREP's `value`
- * is `unknown` in the area, so only its field names are compared.
+ * Compile-time proof that each response schema matches what the code returns, optional fields
+ * included. OFREP's `value` is `unknown` in the area, so only its field names are compared.
  */
 export type ResponseDriftChecks = [
-  Expect<Same<z.infer<typeof HealthReport>, AreaHealthReport>>,
+  Expect<Compatible<z.infer<typeof HealthReport>, AreaHealthReport>>,
   Expect<Same<z.infer<typeof LimitsReport>, AreaLimitsReport>>,
   Expect<Same<z.infer<typeof CheckResult>, AreaCheckResult>>,
   Expect<Same<z.infer<typeof ConsumeResult>, AreaConsumeResult>>,
