@@ -201,6 +201,14 @@ describe("contract check (tests/e2e/contract.ts) against synthetic responses", (
     expect(noId.violations.join("\n")).toMatch(/X-Request-Id is missing/);
   });
 
+  it("accepts API Gateway's own 500 body (a failed or timed-out function), which has no request id", async () => {
+    const gateway = new Response(JSON.stringify({ message: "Internal Server Error" }), {
+      status: 500,
+      headers: { "content-type": "application/json" },
+    });
+    expect((await checkContract("GET", url, gateway)).violations).toEqual([]);
+  });
+
   it("checks error bodies: closed, with the codes of their status", async () => {
     const good = { detail: "Not authenticated", code: "UNAUTHORIZED", request_id: "r1" };
     const auth = { "www-authenticate": 'Bearer error="invalid_token"' };

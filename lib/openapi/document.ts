@@ -28,15 +28,25 @@ export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): Json {
   return rest;
 }
 
+/** Response headers; `required` ones are always sent (the contract check insists on them). */
 const HEADERS: Record<ResponseHeader | "X-Request-Id", Json> = {
   "X-Request-Id": {
     description: "The request id (also `request_id` of error bodies)",
+    required: true,
     schema: { type: "string" },
   },
-  ETag: { description: "Tag of the body, for If-None-Match", schema: { type: "string" } },
-  "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 1 } },
+  ETag: { description: "Tag of the body, for If-None-Match", required: true, schema: { type: "string" } },
+  "Retry-After": {
+    description: "Seconds to wait before retrying",
+    required: true,
+    schema: { type: "integer", minimum: 1 },
+  },
   "Cache-Control": { description: "How long the answer may be reused", schema: { type: "string" } },
-  "WWW-Authenticate": { description: 'Bearer error="invalid_token"', schema: { type: "string" } },
+  "WWW-Authenticate": {
+    description: 'Bearer error="invalid_token"',
+    required: true,
+    schema: { type: "string" },
+  },
   CORS: {
     description: "Access-Control-Allow-Methods/-Headers/-Max-Age, for allowed extension origins only",
     schema: { type: "string" },
@@ -149,8 +159,18 @@ function responsesOf(route: RouteSpec, components: Components): Json {
   for (const status of statuses) {
     const spec = route.responses[status];
     if (!spec) continue;
-    const headers: Json = { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } };
-    for (const name of spec.headers ?? []) headers[name] = { $ref: `#/components/headers/${name}` };
+    const headers: Json = {};
+    for (const name of ["X-Request-Id", ...(spec.headers ?? [])] as (keyof typeof HEADERS)[]) {
+      // A 5xx may come from API Gateway itself, without our headers: there they are optional.
+      headers[name] =
+        status >= 500
+          ? {
+              ...HEADERS[name],
+              required: false,
+              description: `${HEADERS[name]?.description} (not from API Gateway)`,
+            }
+          : { $ref: `#/components/headers/${name}` };
+    }
     const response: Json = { description: spec.description, headers };
     if (spec.body) response.content = { "application/json": { schema: components.ref(spec.body, "output") } };
     if (spec.text) {

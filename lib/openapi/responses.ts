@@ -94,6 +94,11 @@ export const RateLimitedError = errorBody(429, {
 export const InternalError = errorBody(500, {});
 export const UnavailableError = errorBody(503, {});
 
+/** API Gateway's own body when the function fails or times out before it answers (no request id). */
+export const GatewayError = z.object({ message: z.string().describe("e.g. Internal Server Error") });
+export const ServerError = z.union([InternalError, GatewayError]);
+export const ServiceUnavailable = z.union([UnavailableError, GatewayError]);
+
 /* ------------------------------------------------------------------ health */
 
 export const HealthReport = z.object({

@@ -15,7 +15,6 @@ import {
   ForbiddenError,
   HealthReport,
   IntakeResponse,
-  InternalError,
   LimitsReport,
   NotFoundError,
   OfrepBadRequest,
@@ -27,8 +26,9 @@ import {
   QuotaExceededError,
   RateLimitedError,
   ReleaseResult,
+  ServerError,
+  ServiceUnavailable,
   UnauthorizedError,
-  UnavailableError,
   UserFeaturesResponse,
   ValidationError,
   VersionedFlagResponse,
@@ -173,12 +173,15 @@ const E = {
     body: named("ValidationError", ValidationError),
   },
   500: {
-    description: "Unexpected error (details are only logged)",
-    body: named("InternalError", InternalError),
+    description:
+      "Unexpected error (details are only logged); API Gateway's `{ message }` when the function itself failed",
+    body: named("ServerError", ServerError),
   },
   503: {
-    description: "The database or identity provider is unavailable; retry after Retry-After",
-    body: named("UnavailableError", UnavailableError),
+    description:
+      "The database or identity provider is unavailable; retry after Retry-After. " +
+      "API Gateway's `{ message }` when the function timed out",
+    body: named("ServiceUnavailable", ServiceUnavailable),
     headers: ["Retry-After"],
   },
 } satisfies Record<number, ResponseSpec>;

@@ -8,7 +8,7 @@ import spec from "../../openapi.json" with { type: "json" };
  * schemas it was generated from, so a generator bug shows up too): the status must be declared
  * for the operation, a JSON body must match the declared schema (objects are closed in the
  * document, so an undeclared field fails), an empty response must have no body, and the headers
- * the document promises (X-Request-Id, ETag, Retry-After, WWW-Authenticate) must be there.
+ * the document marks required (X-Request-Id, ETag, Retry-After, WWW-Authenticate) must be there.
  */
 
 interface MediaType {
@@ -33,7 +33,10 @@ interface Operation {
   operation: OperationObject;
 }
 
-type Document = { paths: Record<string, Record<string, OperationObject>> };
+type Document = {
+  paths: Record<string, Record<string, OperationObject>>;
+  components: { headers: Record<string, unknown> };
+};
 const document = spec as unknown as Document;
 
 // ajv-formats is CommonJS; its default import is the plugin under either interop.
@@ -83,6 +86,14 @@ function validatorFor(pointer: string): ValidateFunction {
   return validate;
 }
 
+/** A response header object, its `$ref` (into components.headers) followed. */
+function resolveHeader(header: unknown): { required?: boolean } {
+  const ref = (header as { $ref?: string }).$ref;
+  if (!ref) return header as { required?: boolean };
+  const name = ref.slice("#/components/headers/".length);
+  return (document.components.headers[name] ?? {}) as { required?: boolean };
+}
+
 const pointerEscape = (s: string) => s.replaceAll("~", "~0").replaceAll("/", "~1");
 
 export interface ContractResult {
@@ -120,9 +131,9 @@ export async function checkContract(
     return { operationId: operation.operationId, status, violations };
   }
 
-  for (const header of ["X-Request-Id", "ETag", "Retry-After", "WWW-Authenticate"]) {
-    if (declared.headers?.[header] && !response.headers.has(header)) {
-      violations.push(`${where}: header ${header} is missing`);
+  for (const [name, header] of Object.entries(declared.headers ?? {})) {
+    if (resolveHeader(header).required && !response.headers.has(name)) {
+      violations.push(`${where}: header ${name} is missing`);
     }
   }
 
