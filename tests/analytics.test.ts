@@ -249,7 +249,7 @@ describe("POST and GET /users/usage/analytics", () => {
 
 describe("usage analytics: security", () => {
   it("answers 401 without a token", async () => {
-    const res = await invoke(handler, eventFrom("usageAnalytics-get"));
+    const res = await invoke(handler, eventFrom("usageAnalytics-get", { token: null }));
     expect(res.status).toBe(401);
   });
 

@@ -326,7 +326,7 @@ describe("POST /system/errors/report: rate limits", () => {
 
 describe("POST /system/errors/report: refusals", () => {
   it("needs a token", async () => {
-    const res = await invoke(reportHandler, eventFrom("errorsReport"));
+    const res = await invoke(reportHandler, eventFrom("errorsReport", { token: null }));
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ code: "UNAUTHORIZED" });
   });
@@ -419,7 +419,7 @@ describe("GET /system/errors", () => {
   });
 
   it("refuses no token with 401 and a bad period with 422", async () => {
-    expect((await invoke(listHandler, eventFrom("errorsList"))).status).toBe(401);
+    expect((await invoke(listHandler, eventFrom("errorsList", { token: null }))).status).toBe(401);
     const admin = await freshUser(undefined, ["admin"]);
     const res = await invoke(
       listHandler,

@@ -47,7 +47,7 @@ describe("admin flag routes: security", () => {
     const expired = await signDevToken({ sub: "old-admin", roles: ["admin"], ttlSeconds: -3600 });
     for (const name of adminSamples) {
       for (const token of [undefined, forged, expired]) {
-        const res = await invoke(adminFlags, eventFrom(name, token === undefined ? {} : { token }));
+        const res = await invoke(adminFlags, eventFrom(name, { token: token ?? null }));
         expect(res.status, name).toBe(401);
         expect(res.body.code).toBe("UNAUTHORIZED");
       }

@@ -161,7 +161,7 @@ describe("GET /users/features", () => {
   });
 
   it("needs a token", async () => {
-    const res = await invoke(features, eventFrom("features"));
+    const res = await invoke(features, eventFrom("features", { token: null }));
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ code: "UNAUTHORIZED" });
   });

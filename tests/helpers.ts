@@ -8,7 +8,8 @@ export function loadEvent(name: string): HttpEvent {
 }
 
 export interface EventChanges {
-  token?: string;
+  /** A bearer token; `null` removes the sample's Authorization header. */
+  token?: string | null;
   body?: unknown;
   rawBody?: string;
   query?: Record<string, string>;
@@ -18,7 +19,8 @@ export interface EventChanges {
 /** The sample event with a bearer token, a body, a query or headers of the test's choosing. */
 export function eventFrom(name: string, changes: EventChanges = {}): HttpEvent {
   const event = loadEvent(name);
-  if (changes.token !== undefined) event.headers.authorization = `Bearer ${changes.token}`;
+  if (changes.token === null) delete event.headers.authorization;
+  else if (changes.token !== undefined) event.headers.authorization = `Bearer ${changes.token}`;
   if (changes.body !== undefined) event.body = JSON.stringify(changes.body);
   if (changes.rawBody !== undefined) event.body = changes.rawBody;
   if (changes.query !== undefined) {

@@ -309,7 +309,7 @@ describe("POST /users/usage/bulk-track: bad events and limits", () => {
 
 describe("POST /users/usage/bulk-track: security", () => {
   it("answers 401 without a token", async () => {
-    const res = await invoke(handler, eventFrom("usageBulkTrack", { body: batch(1) }));
+    const res = await invoke(handler, eventFrom("usageBulkTrack", { token: null, body: batch(1) }));
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ code: "UNAUTHORIZED", detail: "Not authenticated" });
   });
