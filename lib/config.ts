@@ -82,6 +82,8 @@ const ConfigSchema = z
       .string()
       .optional()
       .transform((s) => (s && /^arn:aws[\w-]*:sns:/.test(s) ? s : undefined)),
+    /** SNS endpoint override for tests and local stacks; unset on AWS. */
+    ALERT_SNS_ENDPOINT: optionalUrl,
     /** Deadline of one alert delivery: a slow sink never holds up the intake for long. */
     ALERT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1_500),
 

@@ -1,3 +1,5 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { type Config, config } from "#lib/config";
 import type { ScrubbedReport } from "#lib/error-reports/schema";
 import { claimAlert, type GroupState, releaseAlert } from "#lib/error-reports/store";
@@ -31,6 +33,8 @@ type AlertConfig = Pick<
   | "STAGE"
   | "ALERT_WEBHOOK_URL"
   | "ALERT_SNS_TOPIC_ARN"
+  | "ALERT_SNS_ENDPOINT"
+  | "AWS_REGION"
   | "ALERT_TIMEOUT_MS"
   | "ERROR_ALERT_THRESHOLD"
   | "ERROR_ALERT_COOLDOWN_SECONDS"
@@ -85,32 +89,81 @@ export function slackMessage(alert: Alert): { text: string; blocks: unknown[] } 
 }
 
 /**
- * Sends an alert to the configured sinks: the webhook (POST, Slack-compatible JSON) within
- * ALERT_TIMEOUT_MS. Every alert is also one `error alert` log line, which is what a CloudWatch
- * metric filter or subscription can route to the SNS topic (ALERT_SNS_TOPIC_ARN): this code does
- * not publish to SNS itself (no SNS client in the bundle). Returns false when a sink failed.
+ * Sends an alert to every configured sink, concurrently, each within ALERT_TIMEOUT_MS: the webhook
+ * (POST, Slack-compatible JSON) and the SNS topic (Publish, subject and the same text). Every alert
+ * is also one `error alert` log line. Returns false when any sink failed, so the caller keeps the
+ * alert pending and the group's next report tries again.
  */
 export async function deliverAlert(alert: Alert, cfg: AlertConfig = config): Promise<boolean> {
   log("warn", "error alert", { ...alert, sns_topic: cfg.ALERT_SNS_TOPIC_ARN });
-  if (!cfg.ALERT_WEBHOOK_URL) return true;
-  try {
-    const response = await fetch(cfg.ALERT_WEBHOOK_URL, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(slackMessage(alert)),
-      signal: AbortSignal.timeout(cfg.ALERT_TIMEOUT_MS),
+  const sinks: [string, () => Promise<void>][] = [];
+  const webhook = cfg.ALERT_WEBHOOK_URL;
+  if (webhook) sinks.push(["webhook", () => postWebhook(webhook, alert, cfg.ALERT_TIMEOUT_MS)]);
+  const topic = cfg.ALERT_SNS_TOPIC_ARN;
+  if (topic) sinks.push(["sns", () => publishSns(topic, alert, cfg)]);
+  const results = await Promise.all(
+    sinks.map(async ([sink, send]) => {
+      try {
+        await send();
+        return true;
+      } catch (error) {
+        log("warn", "error alert delivery failed", {
+          group_id: alert.group_id,
+          sink,
+          ...describeError(error),
+        });
+        return false;
+      }
+    }),
+  );
+  return results.every(Boolean);
+}
+
+async function postWebhook(url: string, alert: Alert, timeoutMs: number): Promise<void> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(slackMessage(alert)),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+}
+
+const snsClients = new Map<string, SNSClient>();
+
+/** One SNS client per endpoint, created on the first alert (most invocations never alert). */
+function snsClient(cfg: AlertConfig): SNSClient {
+  const key = cfg.ALERT_SNS_ENDPOINT ?? "";
+  let client = snsClients.get(key);
+  if (!client) {
+    client = new SNSClient({
+      region: cfg.AWS_REGION,
+      endpoint: cfg.ALERT_SNS_ENDPOINT,
+      maxAttempts: 1,
+      credentials: cfg.ALERT_SNS_ENDPOINT ? { accessKeyId: "local", secretAccessKey: "local" } : undefined,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: cfg.ALERT_TIMEOUT_MS,
+        requestTimeout: cfg.ALERT_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+      }),
     });
-    await response.body?.cancel();
-    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
-    return true;
-  } catch (error) {
-    log("warn", "error alert delivery failed", {
-      group_id: alert.group_id,
-      sink: "webhook",
-      ...describeError(error),
-    });
-    return false;
+    snsClients.set(key, client);
   }
+  return client;
+}
+
+async function publishSns(topicArn: string, alert: Alert, cfg: AlertConfig): Promise<void> {
+  const message = slackMessage(alert);
+  await snsClient(cfg).send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      // SNS subjects are ASCII, at most 100 characters, with no line breaks.
+      Subject: message.text.replace(/[^\x20-\x7e]/g, " ").slice(0, 100),
+      Message: JSON.stringify({ ...alert, text: message.text }),
+    }),
+    { abortSignal: AbortSignal.timeout(cfg.ALERT_TIMEOUT_MS) },
+  );
 }
 
 /**
