@@ -35,7 +35,7 @@ const offline: ChildProcess = spawn(
   "npx",
   ["serverless", "offline", "start", "--stage", "local", "--httpPort", String(port)],
   {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       STAGE: "local",
@@ -49,14 +49,17 @@ const offline: ChildProcess = spawn(
   },
 );
 
+// serverless offline prints its banner on stdout or stderr depending on the terminal: watch both.
 let announced = false;
-offline.stdout?.on("data", async (chunk: Buffer) => {
-  process.stdout.write(chunk);
+const watch = (out: NodeJS.WriteStream) => async (chunk: Buffer) => {
+  out.write(chunk);
   if (!announced && /Server ready/.test(chunk.toString())) {
     announced = true;
     await announce();
   }
-});
+};
+offline.stdout?.on("data", watch(process.stdout));
+offline.stderr?.on("data", watch(process.stderr));
 
 async function announce() {
   const base = `http://localhost:${port}`;
@@ -66,7 +69,12 @@ async function announce() {
       `token for ${user.sub} (${user.plan}):\n  ${await signDevToken({ sub: user.sub, plan: user.plan })}\n`,
     );
   }
-  console.log(`try:\n  curl ${base}/system/health/extension\n`);
+  const admin = await signDevToken({ sub: "demo-admin", roles: ["admin"] });
+  console.log(`admin token (admin routes, GET /system/errors):\n  ${admin}\n`);
+  console.log(`try:\n  curl ${base}/system/health/extension`);
+  console.log(
+    `  curl -H "Authorization: Bearer $(npm run -s token -- --sub demo-pro)" ${base}/users/limits/current\n`,
+  );
 }
 
 /** dynalite in its own process, so it can be stopped alone (the health check then reports it down). */
