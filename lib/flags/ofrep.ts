@@ -157,7 +157,13 @@ export async function ofrepFlag(event: HttpEvent, user: AuthUser, now: Date): Pr
       : undefined;
   if (!evaluate) {
     const detail = `No flag named "${key}"`;
-    return new Reply(404, { key, errorCode: "FLAG_NOT_FOUND", errorDetails: detail, detail, code: "NOT_FOUND" });
+    return new Reply(404, {
+      key,
+      errorCode: "FLAG_NOT_FOUND",
+      errorDetails: detail,
+      detail,
+      code: "NOT_FOUND",
+    });
   }
   return new Reply(200, toOfrep(evaluate(await subjectOf(user, context.extensionVersion, now))));
 }
