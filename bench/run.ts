@@ -6,23 +6,14 @@
  */
 import { readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { startDynalite } from "../scripts/local-dynamo.ts";
+import { prepareLocalTable, startDynalite } from "../scripts/local-dynamo.ts";
 
 // lib/ parses its configuration at import: point it at this run's dynalite before loading any of it.
 const dynamo = await startDynalite(0);
 process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
 process.env.LOG_LEVEL = "silent";
 const { LOCAL_DEFAULTS } = await import("#lib/config");
-const { createDynamoClient } = await import("#lib/db/client");
-const { ensureTable } = await import("#lib/db/table");
-const admin = createDynamoClient({
-  AWS_REGION: LOCAL_DEFAULTS.AWS_REGION,
-  DYNAMODB_ENDPOINT: dynamo.endpoint,
-  DB_CONNECT_TIMEOUT_MS: 1000,
-  DB_REQUEST_TIMEOUT_MS: 5000,
-  DB_MAX_ATTEMPTS: 3,
-});
-await ensureTable(admin, LOCAL_DEFAULTS.TABLE_NAME);
+const { client: admin } = await prepareLocalTable(dynamo.endpoint, LOCAL_DEFAULTS.TABLE_NAME);
 
 const wanted = process.argv.slice(2);
 const modules = readdirSync(new URL(".", import.meta.url))

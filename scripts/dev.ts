@@ -6,8 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { LOCAL_DEFAULTS } from "#lib/config";
-import { createDynamoClient } from "#lib/db/client";
-import { ensureTable } from "#lib/db/table";
+import { prepareLocalTable } from "./local-dynamo.ts";
 import { DEMO_USERS, seedDemoUsers } from "./seed.ts";
 import { signDevToken } from "./tokens.ts";
 
@@ -18,14 +17,7 @@ const dataDir = process.env.DATA_DIR ?? ".data/dynalite";
 
 mkdirSync(dataDir, { recursive: true });
 const dynamo = await startDatabase();
-const client = createDynamoClient({
-  AWS_REGION: LOCAL_DEFAULTS.AWS_REGION,
-  DYNAMODB_ENDPOINT: dynamo.endpoint,
-  DB_CONNECT_TIMEOUT_MS: 1000,
-  DB_REQUEST_TIMEOUT_MS: 5000,
-  DB_MAX_ATTEMPTS: 3,
-});
-const created = await ensureTable(client, tableName);
+const { client, created } = await prepareLocalTable(dynamo.endpoint, tableName);
 const seeded = await seedDemoUsers(client, tableName);
 console.log(
   `dynalite on ${dynamo.endpoint} (pid ${dynamo.process.pid}), table ${tableName} (${created}), ${seeded} demo users seeded`,

@@ -29,3 +29,21 @@ export async function startDynalite(port: number, path?: string): Promise<LocalD
       }),
   };
 }
+
+/**
+ * A client for a local dynalite with patient timeouts (set-up work, not request handling), after
+ * creating the table when it is missing. lib/ is imported here lazily: it parses its configuration
+ * at import, so a caller that sets DYNAMODB_ENDPOINT first (bench/run.ts) gets it right.
+ */
+export async function prepareLocalTable(endpoint: string, tableName: string) {
+  const { createDynamoClient } = await import("#lib/db/client");
+  const { ensureTable } = await import("#lib/db/table");
+  const client = createDynamoClient({
+    AWS_REGION: "us-east-1",
+    DYNAMODB_ENDPOINT: endpoint,
+    DB_CONNECT_TIMEOUT_MS: 1000,
+    DB_REQUEST_TIMEOUT_MS: 5000,
+    DB_MAX_ATTEMPTS: 3,
+  });
+  return { client, created: await ensureTable(client, tableName) };
+}

@@ -1,7 +1,4 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
-import { db, TABLE } from "#lib/db/client";
-import { keys } from "#lib/db/keys";
 import type { HttpHandler } from "#lib/http";
 import { handler as adminFlags } from "../functions/admin-flags.ts";
 import { handler as errorsList } from "../functions/errors-list.ts";
@@ -15,25 +12,13 @@ import { handler as ofrepBulk } from "../functions/ofrep-bulk.ts";
 import { handler as ofrepFlag } from "../functions/ofrep-flag.ts";
 import { handler as usageAnalytics } from "../functions/usage-analytics.ts";
 import { handler as usageBulkTrack } from "../functions/usage-bulk-track.ts";
-import { eventFrom, freshUser, invoke } from "./helpers.ts";
+import { eventFrom, freshUser, invoke, userItems } from "./helpers.ts";
 
 /**
  * Object-level authorization: whatever ids a request carries, a token acts on its own user only.
  * User A acts first; user B then sends requests naming A's ids (idempotency keys, event ids, report
  * ids, targeting keys, user_id fields); A's partition must be unchanged, byte for byte.
  */
-async function partition(userId: string) {
-  const { Items } = await db.send(
-    new QueryCommand({
-      TableName: TABLE,
-      KeyConditionExpression: "PK = :pk",
-      ExpressionAttributeValues: { ":pk": keys.userPartition(userId) },
-      ConsistentRead: true,
-    }),
-  );
-  return Items ?? [];
-}
-
 const recentEvent = (id: string) => ({
   id,
   type: "upgrade",
@@ -72,7 +57,7 @@ describe("a second user's token never reads or changes the first user's data", (
     expect(
       (await invoke(errorsReport, eventFrom("errorsReport", { token: a.token, body: report }))).status,
     ).toBe(202);
-    const before = await partition(a.id);
+    const before = await userItems(a.id);
     const analyticsA = (
       await invoke(usageAnalytics, eventFrom("usageAnalytics", { token: a.token, body: { period: "7d" } }))
     ).body;
@@ -123,7 +108,7 @@ describe("a second user's token never reads or changes the first user's data", (
     // B synced evt-a-1 as its own event; the copy with a user_id field was rejected (strict schema).
     expect(analyticsB.totals.upgrades).toBe(1);
     expect(analyticsA.totals.upgrades).toBe(1);
-    expect(await partition(a.id)).toEqual(before);
+    expect(await userItems(a.id)).toEqual(before);
     const currentA = await invoke(limitsCurrent, eventFrom("limitsCurrent", { token: a.token }));
     expect(currentA.body).toMatchObject({ daily_used: 5, monthly_used: 5 });
   });

@@ -1,8 +1,6 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { db, dynamo, TABLE } from "#lib/db/client";
-import { keys } from "#lib/db/keys";
+import { dynamo } from "#lib/db/client";
 import { clearHealthCache } from "#lib/health";
 import type { HttpEvent, HttpHandler } from "#lib/http";
 import { handler as adminFlags } from "../functions/admin-flags.ts";
@@ -18,7 +16,7 @@ import { handler as ofrepBulk } from "../functions/ofrep-bulk.ts";
 import { handler as ofrepFlag } from "../functions/ofrep-flag.ts";
 import { handler as usageAnalytics } from "../functions/usage-analytics.ts";
 import { handler as usageBulkTrack } from "../functions/usage-bulk-track.ts";
-import { eventFrom, freshUser, invoke } from "./helpers.ts";
+import { eventFrom, freshUser, invoke, userItems } from "./helpers.ts";
 
 /**
  * Faults a real dynalite cannot produce on demand, injected by SDK middleware on the process's one
@@ -51,18 +49,6 @@ afterEach(() => {
   decide = undefined;
 });
 
-async function partition(userId: string) {
-  const { Items } = await db.send(
-    new QueryCommand({
-      TableName: TABLE,
-      KeyConditionExpression: "PK = :pk",
-      ExpressionAttributeValues: { ":pk": keys.userPartition(userId) },
-      ConsistentRead: true,
-    }),
-  );
-  return Items ?? [];
-}
-
 interface RouteCase {
   name: string;
   handler: HttpHandler;
@@ -94,7 +80,7 @@ describe("DynamoDB throttling on every request", () => {
     expect(res.status).toBe(503);
     expect(res.headers["Retry-After"]).toMatch(/^\d+$/);
     expect(res.body).toMatchObject({ code: "UNAVAILABLE", detail: expect.any(String) });
-    expect(await partition(user.id)).toEqual([]);
+    expect(await userItems(user.id)).toEqual([]);
   });
 
   it("the health check reports usage_tracking down (200, not 503: it is the status page)", async () => {

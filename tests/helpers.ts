@@ -1,4 +1,7 @@
 import { readFileSync } from "node:fs";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { db, TABLE } from "#lib/db/client";
+import { keys } from "#lib/db/keys";
 import type { HttpEvent, HttpHandler } from "#lib/http";
 import { signDevToken } from "../scripts/tokens.ts";
 
@@ -56,3 +59,16 @@ export async function freshUser(plan?: string, roles?: string[]): Promise<{ id: 
 }
 
 export { signDevToken };
+
+/** Every item of a user's partition, read consistently: to prove a request changed nothing of theirs. */
+export async function userItems(userId: string): Promise<Record<string, unknown>[]> {
+  const { Items } = await db.send(
+    new QueryCommand({
+      TableName: TABLE,
+      KeyConditionExpression: "PK = :pk",
+      ExpressionAttributeValues: { ":pk": keys.userPartition(userId) },
+      ConsistentRead: true,
+    }),
+  );
+  return Items ?? [];
+}
