@@ -1,9 +1,11 @@
 import { describe, expect, inject, it } from "vitest";
 import { signDevToken } from "../../scripts/tokens.ts";
 import { sampleReport } from "../error-reports-fixtures.ts";
+import { validateEveryResponse } from "./contract.ts";
 
 // Against the real `serverless offline` (API Gateway routing, esbuild bundles) and the run's dynalite.
 
+validateEveryResponse();
 const base = inject("baseUrl");
 
 async function token(roles?: string[]): Promise<string> {

@@ -5,11 +5,13 @@ import { type Client, OpenFeature } from "@openfeature/server-sdk";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { config } from "#lib/config";
 import { signDevToken } from "../../scripts/tokens.ts";
+import { validateEveryResponse } from "./contract.ts";
 
 // Against the real `serverless offline` (API Gateway routing, esbuild bundles, one Lambda worker
 // per function, each with its own flag cache) and the run's dynalite. The OFREP client is the
 // published OpenFeature provider, not code of ours.
 
+validateEveryResponse();
 const baseUrl = inject("baseUrl");
 
 async function userToken(plan: string): Promise<{ id: string; token: string }> {

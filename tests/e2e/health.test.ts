@@ -1,5 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
+import { validateEveryResponse } from "./contract.ts";
 
+validateEveryResponse();
 const base = inject("baseUrl");
 
 describe("e2e: health and CORS over real HTTP (serverless offline)", () => {

@@ -1,8 +1,10 @@
 import { describe, expect, inject, it } from "vitest";
 import { signDevToken } from "../../scripts/tokens.ts";
+import { validateEveryResponse } from "./contract.ts";
 
 // Against the real `serverless offline` (API Gateway routing, esbuild bundles) and the run's dynalite.
 
+validateEveryResponse();
 const base = inject("baseUrl");
 
 async function token(plan = "free"): Promise<string> {

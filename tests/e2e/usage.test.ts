@@ -2,7 +2,9 @@ import { describe, expect, inject, it } from "vitest";
 import type { Analytics } from "#lib/usage/analytics";
 import { freshUser } from "../helpers.ts";
 import { usageEvent } from "../usage-fixtures.ts";
+import { validateEveryResponse } from "./contract.ts";
 
+validateEveryResponse();
 const base = inject("baseUrl");
 
 const post = (path: string, token: string, body: unknown) =>
