@@ -2,8 +2,8 @@ import { AppError } from "#lib/errors";
 import { type HttpHandler, route } from "#lib/http";
 import {
   OPENAPI_DOCUMENT,
-  RENDERER_CACHE_CONTROL,
   REFERENCE_PAGE,
+  RENDERER_CACHE_CONTROL,
   readRenderer,
   textRoute,
 } from "#lib/openapi/reference";
