@@ -9,6 +9,7 @@
 import { execFile } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { promisify } from "node:util";
+import { type Fault, faultPlan, faultSyncEvents } from "../tests/fault-plan.ts";
 
 const LAMBDA_TIMEOUT_MS = 6_000;
 
@@ -57,20 +58,6 @@ async function outage(endpoint: string): Promise<Answer[]> {
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return (server.address() as { port: number }).port;
-}
-
-type Fault = "before" | "after";
-
-/** A seeded plan: each request fails before or after it reaches the database with probability `rate`. */
-function faultPlan(seed: number, rate: number): () => Fault | undefined {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const r = (state >>> 0) / 2 ** 32;
-    return r < rate / 2 ? "before" : r < rate ? "after" : undefined;
-  };
 }
 
 async function recovery(runs: number) {
@@ -128,17 +115,7 @@ async function recovery(runs: number) {
     if (body.daily_used !== 12 || body.monthly_used !== 12) consumeDiffs++;
   }
 
-  const now = Date.now();
-  const events = Array.from({ length: 40 }, (_, i) => ({
-    id: `bench-fault-${i}`,
-    type: "upgrade",
-    timestamp: new Date(now - (i % 4) * 86_400_000 - i * 1000).toISOString(),
-    domain: ["chatgpt.com", "claude.ai", "gemini.google.com"][i % 3],
-    technique: i % 2 ? "chain_of_thought" : "step_back",
-    success: i % 5 !== 0,
-    improvement_score: (i % 10) + 0.5,
-    credits: 1,
-  }));
+  const events = faultSyncEvents("bench-fault");
   const view = async (token: string) => {
     const { generated_at: _, ...rest } = (
       await invoke(analytics, eventFrom("usageAnalytics", { token, body: { period: "7d" } }))

@@ -16,6 +16,7 @@ import { handler as ofrepBulk } from "../functions/ofrep-bulk.ts";
 import { handler as ofrepFlag } from "../functions/ofrep-flag.ts";
 import { handler as usageAnalytics } from "../functions/usage-analytics.ts";
 import { handler as usageBulkTrack } from "../functions/usage-bulk-track.ts";
+import { type Fault, faultPlan, faultSyncEvents } from "./fault-plan.ts";
 import { eventFrom, freshUser, invoke, userItems } from "./helpers.ts";
 
 /**
@@ -24,7 +25,6 @@ import { eventFrom, freshUser, invoke, userItems } from "./helpers.ts";
  * - `before`: the request never reaches the database (throttled, or a connection that failed);
  * - `after`: the database applied the request but the answer was lost (a timeout after the write).
  */
-type Fault = "before" | "after";
 let decide: (() => Fault | undefined) | undefined;
 
 dynamo.middlewareStack.add(
@@ -103,23 +103,6 @@ async function untilAnswered(handler: HttpHandler, event: () => HttpEvent, maxTr
   throw new Error("still unavailable after retries");
 }
 
-/** A seeded fault plan: each DynamoDB request fails before or after with the given probabilities. */
-function faultPlan(seed: number, rate: number): () => Fault | undefined {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-  return () => {
-    const r = next();
-    if (r < rate / 2) return "before";
-    if (r < rate) return "after";
-    return undefined;
-  };
-}
-
 describe("interrupted sequences, retried, end with exact state", () => {
   it("consumes with idempotency keys charge each key exactly once whatever fails", async () => {
     await fc.assert(
@@ -147,17 +130,7 @@ describe("interrupted sequences, retried, end with exact state", () => {
   });
 
   it("a bulk sync retried through faults gives exactly the analytics of one clean sync", async () => {
-    const now = Date.now();
-    const events = Array.from({ length: 40 }, (_, i) => ({
-      id: `evt-fault-${i}`,
-      type: "upgrade",
-      timestamp: new Date(now - (i % 4) * 86_400_000 - i * 1000).toISOString(),
-      domain: ["chatgpt.com", "claude.ai", "gemini.google.com"][i % 3],
-      technique: i % 2 ? "chain_of_thought" : "step_back",
-      success: i % 5 !== 0,
-      improvement_score: (i % 10) + 0.5,
-      credits: 1,
-    }));
+    const events = faultSyncEvents("evt-fault");
     const analytics = async (token: string) =>
       (await invoke(usageAnalytics, eventFrom("usageAnalytics", { token, body: { period: "7d" } }))).body;
 
