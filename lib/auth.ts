@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
 import { type Config, config } from "#lib/config";
 import { AppError } from "#lib/errors";
 import { log } from "#lib/log";
@@ -38,14 +38,24 @@ export function invalidToken(reason: string, detail = "Could not validate creden
  * cached by jose and shared by every call of this verifier (one per cold start).
  */
 export function createVerifier(cfg: VerifierConfig): Verifier {
-  let key: JWTVerifyGetKey | Uint8Array;
-  let algorithms: string[];
+  const claims = {
+    issuer: cfg.JWT_ISSUER,
+    audience: cfg.JWT_AUDIENCE,
+    clockTolerance: cfg.JWT_CLOCK_TOLERANCE_S,
+    requiredClaims: ["sub", "exp"],
+  };
+  let verify: (token: string) => Promise<{ payload: JWTPayload }>;
   if (cfg.JWT_JWKS_URL) {
-    key = createRemoteJWKSet(new URL(cfg.JWT_JWKS_URL), { timeoutDuration: 2000, cooldownDuration: 30_000 });
-    algorithms = JWKS_ALGORITHMS;
+    const keySet = createRemoteJWKSet(new URL(cfg.JWT_JWKS_URL), {
+      timeoutDuration: 2000,
+      cooldownDuration: 30_000,
+    });
+    const options: JWTVerifyOptions = { ...claims, algorithms: JWKS_ALGORITHMS };
+    verify = (token) => jwtVerify(token, keySet, options);
   } else if (cfg.JWT_LOCAL_SECRET) {
-    key = new TextEncoder().encode(cfg.JWT_LOCAL_SECRET);
-    algorithms = LOCAL_ALGORITHMS;
+    const secret = new TextEncoder().encode(cfg.JWT_LOCAL_SECRET);
+    const options: JWTVerifyOptions = { ...claims, algorithms: LOCAL_ALGORITHMS };
+    verify = (token) => jwtVerify(token, secret, options);
   } else {
     throw new Error("createVerifier needs JWT_JWKS_URL or JWT_LOCAL_SECRET");
   }
@@ -59,17 +69,7 @@ export function createVerifier(cfg: VerifierConfig): Verifier {
 
     let payload: JWTPayload;
     try {
-      const options = {
-        algorithms,
-        issuer: cfg.JWT_ISSUER,
-        audience: cfg.JWT_AUDIENCE,
-        clockTolerance: cfg.JWT_CLOCK_TOLERANCE_S,
-        requiredClaims: ["sub", "exp"],
-      };
-      payload =
-        typeof key === "function"
-          ? (await jwtVerify(token, key, options)).payload
-          : (await jwtVerify(token, key, options)).payload;
+      payload = (await verify(token)).payload;
     } catch (error) {
       const reason = error instanceof errors.JOSEError ? `${error.code}: ${error.message}` : String(error);
       if (error instanceof errors.JWKSTimeout) {
